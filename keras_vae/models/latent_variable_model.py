@@ -1,0 +1,292 @@
+"""Shared base of VAE, IWAE and the importance-weighted family.
+
+Everything a model reports comes from one function, `log_importance_weights`:
+log_w[k, b] = log p(x_b | z_kb) + log p(z_kb) - log q(z_kb | x_b).
+A subclass only says how the per-example bound and the loss follow from it,
+in `compute_losses`; the per-backend `Trainer` mixin takes the gradients.
+"""
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_vae import distributions, likelihoods
+from keras_vae._checks import check_num_samples
+from keras_vae.layers.gaussian_sampler import GaussianSampler
+from keras_vae.models.trainers import Trainer
+
+
+class LatentVariableModel(Trainer, keras.Model):
+    """A latent-variable model p(x, z) = p(x | z) N(z; 0, I) with an encoder q(z | x).
+
+    Args:
+        encoder: Layer or model mapping x to `(mean, log_var)` of q(z | x),
+            each of shape `(batch, latent_dim)`.
+        decoder: Layer or model mapping z of shape `(batch, latent_dim)` to the
+            likelihood's parameters (see `keras_vae.likelihoods`).
+        likelihood: `"bernoulli"`, `"gaussian"`, `"discretized_logistic"`, or an
+            object with `log_prob(x, params)` and `mean(params)`.
+        num_samples: Number of importance samples K per example in training.
+        seed: Optional integer seed of the sampler.
+        **kwargs: Base `keras.Model` arguments (`name`, `dtype`).
+    """
+
+    bound_name = "bound"
+
+    def __init__(self, encoder, decoder, likelihood="bernoulli", num_samples=1,
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.encoder = encoder
+        self.decoder = decoder
+        self.likelihood = likelihoods.get(likelihood)
+        self.num_samples = check_num_samples(num_samples)
+        self.seed = seed
+        self.sampler = GaussianSampler(seed=seed, name="sampler")
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("loss", self.bound_name, "log_px_z", "kl")
+        }
+        self.input_event_shape = None
+        self.latent_shape = None
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # Building and checking inputs.
+
+    def build(self, input_shape):
+        input_shape = tuple(input_shape)
+        self.input_event_shape = tuple(input_shape[1:])
+        mean, _ = self.encode(keras.KerasTensor((None,) + self.input_event_shape))
+        self.latent_shape = tuple(mean.shape[1:])
+        self.decoder(keras.KerasTensor((None,) + self.latent_shape))
+        self.built = True
+
+    def _expected_event_shape(self):
+        if self.input_event_shape is not None:
+            return self.input_event_shape
+        inputs = getattr(self.encoder, "inputs", None)
+        if inputs:
+            return tuple(inputs[0].shape[1:])
+        return None
+
+    def check_data(self, x, name="x"):
+        """Raises a ValueError naming `name` if `x` cannot be fed to this model.
+
+        Checks the shape against the encoder's input, NaN/inf (with the index
+        of the first bad example) and the likelihood's support. Datasets and
+        generators pass through; their batches are checked by Keras itself.
+        """
+        if x is None or not (isinstance(x, np.ndarray) or keras.ops.is_tensor(x)):
+            return
+        x = np.asarray(ops.convert_to_numpy(x))
+        expected = self._expected_event_shape()
+        if x.ndim == 0 or (expected is not None and (
+            x.ndim != len(expected) + 1
+            or any(e is not None and e != s for e, s in zip(expected, x.shape[1:]))
+        )):
+            raise ValueError(
+                f"Expected `{name}` of shape (batch,) + {expected}. "
+                f"Received: {name}.shape={x.shape}"
+            )
+        self.likelihood.check_data(x, name)
+
+    def fit(self, x=None, y=None, *args, **kwargs):
+        self.check_data(x, "x")
+        validation = kwargs.get("validation_data")
+        if validation is not None and not isinstance(validation, (tuple, list)):
+            self.check_data(validation, "validation_data")
+        return super().fit(x, y, *args, **kwargs)
+
+    def evaluate(self, x=None, y=None, *args, **kwargs):
+        self.check_data(x, "x")
+        return super().evaluate(x, y, *args, **kwargs)
+
+    def train_on_batch(self, x, y=None, *args, **kwargs):
+        self.check_data(x, "x")
+        return super().train_on_batch(x, y, *args, **kwargs)
+
+    def test_on_batch(self, x, y=None, *args, **kwargs):
+        self.check_data(x, "x")
+        return super().test_on_batch(x, y, *args, **kwargs)
+
+    # The generative model and the encoder.
+
+    def encode(self, x, training=False):
+        """Returns `(mean, log_var)` of q(z | x)."""
+        outputs = self.encoder(x, training=training)
+        if (
+            not isinstance(outputs, (tuple, list))
+            or len(outputs) != 2
+            or tuple(outputs[0].shape) != tuple(outputs[1].shape)
+            or len(outputs[0].shape) < 2
+        ):
+            described = (
+                [tuple(o.shape) for o in outputs]
+                if isinstance(outputs, (tuple, list)) else tuple(outputs.shape)
+            )
+            raise ValueError(
+                "The encoder must return a pair (mean, log_var) of tensors of "
+                f"the same shape (batch, latent_dim). It returned: {described}"
+            )
+        return outputs[0], outputs[1]
+
+    def _decode_params(self, z, training=False):
+        # z: (K, batch, latent); the decoder sees (K * batch, latent).
+        leading = ops.shape(z)[:2]
+        flat = ops.reshape(z, (-1,) + tuple(z.shape[2:]))
+        params = self.decoder(flat, training=training)
+
+        def unflatten(p):
+            return ops.reshape(p, tuple(leading) + tuple(p.shape[1:]))
+
+        if isinstance(params, (tuple, list)):
+            return type(params)(unflatten(p) for p in params)
+        return unflatten(params)
+
+    def decode(self, z):
+        """Returns the mean of p(x | z) for z of shape `(batch, latent_dim)`."""
+        z = ops.convert_to_tensor(z, dtype=self.compute_dtype)
+        return self.likelihood.mean(self._decode_params(z[None]))[0]
+
+    def reconstruct(self, x, sample=False):
+        """Mean of p(x | z) at the posterior mean (or a posterior sample)."""
+        mean, log_var = self.encode(ops.convert_to_tensor(x))
+        z = self.sampler(mean, log_var) if sample else mean
+        return self.decode(z)
+
+    def sample(self, num_samples, seed=None):
+        """Draws z ~ N(0, I) and returns the mean of p(x | z) for each."""
+        num_samples = check_num_samples(num_samples)
+        if self.latent_shape is None:
+            raise ValueError("The model must be built (fit it or call it once) before `sample`.")
+        z = keras.random.normal(
+            (num_samples,) + self.latent_shape,
+            dtype=self.compute_dtype,
+            seed=self.sampler.seed_generator if seed is None else seed,
+        )
+        return self.decode(z)
+
+    def call(self, x, training=False):
+        return self.reconstruct(x)
+
+    # The one shared quantity.
+
+    def log_importance_weights(self, x, num_samples, noise=None, training=False):
+        """Log importance weights and their terms for K samples per example.
+
+        Args:
+            x: Data of shape `(batch, *event)`.
+            num_samples: K.
+            noise: Optional standard-normal noise `(K, batch, latent_dim)`.
+            training: Passed to the encoder and decoder.
+
+        Returns:
+            Dict with `log_w`, `log_px_z`, `log_pz`, `log_qz` of shape
+            `(K, batch)`, and the posterior `mean`, `log_var` and samples `z`.
+        """
+        x = ops.cast(x, "float32")
+        mean, log_var = self.encode(x, training=training)
+        z = self.sampler(mean, log_var, num_samples=num_samples, noise=noise)
+        params = self._decode_params(z, training=training)
+        # The log-weights are computed in float32 even under mixed precision.
+        params = tuple(ops.cast(p, "float32") for p in params) if isinstance(
+            params, (tuple, list)) else ops.cast(params, "float32")
+        z, mean, log_var = (ops.cast(t, "float32") for t in (z, mean, log_var))
+        latent_axes = tuple(range(2, len(z.shape)))
+        log_px_z = self.likelihood.log_prob(x, params)
+        log_pz = ops.sum(distributions.standard_normal_log_prob(z), axis=latent_axes)
+        log_qz = ops.sum(
+            distributions.gaussian_log_prob(z, mean[None], log_var[None]), axis=latent_axes
+        )
+        return {
+            "log_w": log_px_z + log_pz - log_qz,
+            "log_px_z": log_px_z,
+            "log_pz": log_pz,
+            "log_qz": log_qz,
+            "mean": mean,
+            "log_var": log_var,
+            "z": z,
+        }
+
+    def analytic_kl(self, mean, log_var):
+        """KL(q(z | x) || p(z)) per example, in closed form."""
+        axes = tuple(range(1, len(mean.shape)))
+        return ops.sum(distributions.kl_standard_normal(mean, log_var), axis=axes)
+
+    def bound(self, terms):
+        """Per-example bound from the output of `log_importance_weights`."""
+        raise NotImplementedError
+
+    def compute_losses(self, x, training=False, noise=None):
+        """Scalar losses and reported quantities for one batch (backend-free).
+
+        Returns a dict with `"loss"` (minimized), the model's true bound,
+        `"log_px_z"` and the analytic `"kl"`, each a batch mean.
+        """
+        terms = self.log_importance_weights(x, self.num_samples, noise=noise,
+                                            training=training)
+        bound = ops.mean(self.bound(terms))
+        loss = -bound
+        if self.losses:
+            loss = loss + ops.sum(ops.stack([ops.cast(l, "float32") for l in self.losses]))
+        return {
+            "loss": loss,
+            self.bound_name: bound,
+            "log_px_z": ops.mean(terms["log_px_z"]),
+            "kl": ops.mean(self.analytic_kl(terms["mean"], terms["log_var"])),
+        }
+
+    def log_likelihood(self, x, num_samples=5000, batch_size=None, chunk_size=None,
+                       noise=None, return_ess=False, verbose="auto"):
+        """Importance-sampled estimate of log p(x) per example, in nats.
+
+        log p(x) ~= L_K = log (1/K) sum_k w_k with z_k ~ q(z | x), which
+        approaches log p(x) from below as K grows. Samples are drawn in
+        chunks and combined with a streaming logsumexp, so memory does not
+        grow with K.
+
+        Args:
+            x: Array of shape `(n, *event)`, or a dataset / iterable of batches.
+            num_samples: K. Defaults to 5000, as in the IWAE paper.
+            batch_size: Examples per batch for arrays. Defaults to 100.
+            chunk_size: Samples per chunk. Defaults to about 50k (sample,
+                example) pairs per chunk.
+            noise: Optional standard-normal noise `(K, n, latent_dim)` for an
+                array `x` (common random numbers; deterministic tests).
+            return_ess: Also return the effective sample size per example.
+            verbose: Progress bar (`"auto"`, 0 or 1).
+
+        Returns:
+            NumPy array of shape `(n,)` (and the ESS array with `return_ess`).
+        """
+        from keras_vae import evaluation
+
+        return evaluation.log_likelihood(
+            self, x, num_samples=num_samples, batch_size=batch_size,
+            chunk_size=chunk_size, noise=noise, return_ess=return_ess, verbose=verbose,
+        )
+
+    # Serialization.
+
+    def get_config(self):
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "likelihood": likelihoods.serialize(self.likelihood),
+            "num_samples": self.num_samples,
+            "seed": self.seed,
+        }
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        config["likelihood"] = likelihoods.get(config["likelihood"])
+        return cls(**config)

@@ -1,0 +1,37 @@
+"""What the three trainers share: unpacking batches and the metric trackers.
+
+Nothing here takes a gradient; the backend files do only that.
+"""
+
+import keras
+from keras import ops
+
+
+class BaseTrainer:
+    def _unpack(self, data):
+        # Torch's `train_on_batch` hands raw NumPy to the step, tf.data may
+        # yield uint8: convert once here for every backend.
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if isinstance(x, (tuple, list)) and len(x) == 1:
+            x = x[0]
+        x = ops.convert_to_tensor(x)
+        if "float" not in str(x.dtype):
+            x = ops.cast(x, "float32")
+        return x
+
+    def _update_trackers(self, losses, batch_size):
+        for name, tracker in self.trackers.items():
+            tracker.update_state(losses[name], sample_weight=batch_size)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def test_step(self, data):
+        x = self._unpack(data)
+        losses = self.compute_losses(x, training=False)
+        return self._update_trackers(losses, ops.shape(x)[0])
+
+    def make_inference_function(self, fn):
+        """Returns `fn` compiled for repeated inference calls (no gradients).
+
+        `fn` reads the model's variables and may advance its seed state.
+        """
+        return fn

@@ -1,0 +1,87 @@
+import jax
+from keras import StatelessScope, ops
+
+from keras_vae.models.trainers.base import BaseTrainer
+
+
+class JAXTrainer(BaseTrainer):
+    """Stateless `train_step` / `test_step` for `jax.jit`.
+
+    The step receives every variable as a value and must return the updated
+    values. The non-trainable state includes the sampler's seed: if it were
+    not returned, every step would replay the same noise.
+    """
+
+    def _stateless_losses(self, trainable, non_trainable, x, training,
+                          optimizer_variables=None):
+        mapping = list(zip(self.trainable_variables, trainable)) + list(
+            zip(self.non_trainable_variables, non_trainable)
+        )
+        with StatelessScope(state_mapping=mapping) as scope:
+            losses = self.compute_losses(x, training=training)
+        new_non_trainable = [
+            scope.get_current_value(v) for v in self.non_trainable_variables
+        ]
+        loss = losses["loss"]
+        if optimizer_variables is not None:
+            with StatelessScope(
+                state_mapping=list(zip(self.optimizer.variables, optimizer_variables))
+            ):
+                loss = self.optimizer.scale_loss(loss)
+        return loss, (losses, new_non_trainable)
+
+    def _stateless_trackers(self, metrics_variables, losses, batch_size):
+        mapping = list(zip(self.metrics_variables, metrics_variables))
+        with StatelessScope(state_mapping=mapping) as scope:
+            logs = self._update_trackers(losses, batch_size)
+        new_values = []
+        for ref, old in zip(self.metrics_variables, metrics_variables):
+            value = scope.get_current_value(ref)
+            new_values.append(old if value is None else value)
+        return logs, new_values
+
+    def train_step(self, state, data):
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        x = self._unpack(data)
+        grad_fn = jax.value_and_grad(self._stateless_losses, has_aux=True)
+        (_, (losses, non_trainable)), grads = grad_fn(
+            trainable, non_trainable, x, True, optimizer_variables
+        )
+        trainable, optimizer_variables = self.optimizer.stateless_apply(
+            optimizer_variables, grads, trainable
+        )
+        logs, metrics_variables = self._stateless_trackers(
+            metrics_variables, losses, ops.shape(x)[0]
+        )
+        return logs, (trainable, non_trainable, optimizer_variables, metrics_variables)
+
+    def test_step(self, state, data):
+        trainable, non_trainable, metrics_variables = state
+        x = self._unpack(data)
+        _, (losses, non_trainable) = self._stateless_losses(
+            trainable, non_trainable, x, False
+        )
+        logs, metrics_variables = self._stateless_trackers(
+            metrics_variables, losses, ops.shape(x)[0]
+        )
+        return logs, (trainable, non_trainable, metrics_variables)
+
+    def make_inference_function(self, fn):
+        variables = self.trainable_variables + self.non_trainable_variables
+        state_variables = self.non_trainable_variables
+
+        @jax.jit
+        def stateless(values, *args):
+            with StatelessScope(
+                state_mapping=list(zip(variables, values))
+            ) as scope:
+                outputs = fn(*args)
+            return outputs, [scope.get_current_value(v) for v in state_variables]
+
+        def run(*args):
+            outputs, new_state = stateless([v.value for v in variables], *args)
+            for variable, value in zip(state_variables, new_state):
+                variable.assign(value)
+            return outputs
+
+        return run

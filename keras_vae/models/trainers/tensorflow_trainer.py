@@ -1,0 +1,22 @@
+import tensorflow as tf
+
+from keras_vae.models.trainers.base import BaseTrainer
+
+
+class TensorFlowTrainer(BaseTrainer):
+    """`train_step` with a `tf.GradientTape`."""
+
+    def train_step(self, data):
+        x = self._unpack(data)
+        with tf.GradientTape() as tape:
+            losses = self.compute_losses(x, training=True)
+            scaled = self.optimizer.scale_loss(losses["loss"])
+        variables = self.trainable_variables
+        grads = tape.gradient(scaled, variables)
+        self.optimizer.apply(grads, variables)
+        return self._update_trackers(losses, tf.shape(x)[0])
+
+    def make_inference_function(self, fn):
+        # Graph mode without XLA: the fastest path on CPU for these models,
+        # and XLA recompiles for every new chunk shape.
+        return tf.function(fn, reduce_retracing=True)

@@ -1,0 +1,30 @@
+import torch
+
+from keras_vae.models.trainers.base import BaseTrainer
+
+
+class TorchTrainer(BaseTrainer):
+    """`train_step` with `backward()` and `optimizer.apply`."""
+
+    def train_step(self, data):
+        x = self._unpack(data)
+        self.zero_grad()
+        losses = self.compute_losses(x, training=True)
+        self.optimizer.scale_loss(losses["loss"]).backward()
+        variables = self.trainable_variables
+        grads = [v.value.grad for v in variables]
+        with torch.no_grad():
+            self.optimizer.apply(grads, variables)
+        detached = {k: v.detach() for k, v in losses.items()}
+        return self._update_trackers(detached, x.shape[0])
+
+    def test_step(self, data):
+        with torch.no_grad():
+            return super().test_step(data)
+
+    def make_inference_function(self, fn):
+        def run(*args):
+            with torch.no_grad():
+                return fn(*args)
+
+        return run
