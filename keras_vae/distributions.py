@@ -12,13 +12,19 @@ from keras import ops
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+def _tensors(*values):
+    return tuple(ops.convert_to_tensor(v) for v in values)
+
+
 def gaussian_log_prob(x, mean, log_var):
     """Element-wise log N(x; mean, exp(log_var))."""
+    x, mean, log_var = _tensors(x, mean, log_var)
     return -0.5 * (LOG_2PI + log_var + ops.square(x - mean) * ops.exp(-log_var))
 
 
 def standard_normal_log_prob(x):
     """Element-wise log N(x; 0, 1)."""
+    x = ops.convert_to_tensor(x)
     return -0.5 * (LOG_2PI + ops.square(x))
 
 
@@ -28,6 +34,7 @@ def bernoulli_log_prob(x, logits):
     Written as x * logits - softplus(logits), which is exact for binary x,
     stable for any finite logit, and the usual relaxation for x in (0, 1).
     """
+    x, logits = _tensors(x, logits)
     return x * logits - ops.softplus(logits)
 
 
@@ -49,6 +56,7 @@ def discretized_logistic_log_prob(x, mean, log_scale, num_bins=256):
     log(sigmoid(a) - sigmoid(b)) = a + log(-expm1(b - a)) - softplus(a) -
     softplus(b), which is stable for any a > b (no cancellation in the tails).
     """
+    x, mean, log_scale = _tensors(x, mean, log_scale)
     last = float(num_bins - 1)
     centered = 2.0 * x / last - 1.0 - mean
     inv_scale = ops.exp(-log_scale)
@@ -75,10 +83,12 @@ def discretized_logistic_mean(mean, num_bins=256):
 
 def kl_standard_normal(mean, log_var):
     """Element-wise KL(N(mean, exp(log_var)) || N(0, 1))."""
+    mean, log_var = _tensors(mean, log_var)
     return 0.5 * (ops.exp(log_var) + ops.square(mean) - 1.0 - log_var)
 
 
 def log_mean_exp(x, axis=0):
     """log(mean(exp(x), axis)), computed stably with logsumexp."""
+    x = ops.convert_to_tensor(x)
     count = ops.shape(x)[axis]
     return ops.logsumexp(x, axis=axis) - ops.log(ops.cast(count, x.dtype))
