@@ -17,6 +17,9 @@ class BaseTrainer:
         x = ops.convert_to_tensor(x)
         if "float" not in str(x.dtype):
             x = ops.cast(x, "float32")
+        if not self.built:
+            # TensorFlow defers building to the first trace of the step.
+            self.build((None,) + tuple(x.shape[1:]))
         return x
 
     def _update_trackers(self, losses, batch_size):
