@@ -193,6 +193,15 @@ class DiscretizedLogistic(Likelihood):
             )
 
 
+def check_data(likelihood, x, name="x"):
+    """Checks NumPy data against `likelihood`'s support (finiteness at least)."""
+    checker = getattr(likelihood, "check_data", None)
+    if checker is None:
+        _check_finite(x, name)
+    else:
+        checker(x, name)
+
+
 _REGISTRY = {cls.name: cls for cls in (Bernoulli, Gaussian, DiscretizedLogistic)}
 
 

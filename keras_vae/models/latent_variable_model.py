@@ -90,7 +90,7 @@ class LatentVariableModel(Trainer, keras.Model):
                 f"Expected `{name}` of shape (batch,) + {expected}. "
                 f"Received: {name}.shape={x.shape}"
             )
-        self.likelihood.check_data(x, name)
+        likelihoods.check_data(self.likelihood, x, name)
 
     def fit(self, x=None, y=None, *args, **kwargs):
         self.check_data(x, "x")
