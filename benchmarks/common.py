@@ -1,0 +1,95 @@
+"""Shared by the benchmark scripts: timing, environment record, tables, files."""
+
+import json
+import os
+import pathlib
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+
+RESULTS = pathlib.Path(__file__).parent / "results"
+README = pathlib.Path(__file__).parents[1] / "README.md"
+
+
+def median_rate(run, amount, repeats, warmup=1):
+    """Median of `amount / seconds` over `repeats` calls of `run`, after warm-up calls."""
+    for _ in range(warmup):
+        run()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        rates.append(amount / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def device_name():
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+    except ImportError:
+        pass
+    model = platform.processor() or platform.machine()
+    try:
+        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores (CPU)"
+
+
+def environment(argv):
+    versions = {}
+    for name in ("keras", "tensorflow", "jax", "jaxlib", "torch", "pythae", "numpy"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, cwd=pathlib.Path(__file__).parent).stdout.strip()
+    except OSError:
+        commit = ""
+    return {"device": device_name(), "python": platform.python_version(), "versions": versions,
+            "commit": commit, "argv": list(argv), "date": time.strftime("%Y-%m-%d")}
+
+
+def run_worker(module, args, env_extra=None, timeout=3600):
+    """Runs `python -m module args` in a fresh process; returns its JSON on the last line."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **(env_extra or {}))
+    done = subprocess.run([sys.executable, "-m", module, *args], env=env, capture_output=True,
+                          text=True, timeout=timeout, cwd=pathlib.Path(__file__).parents[1])
+    if done.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def markdown_table(rows, columns):
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_results(name, payload, markdown):
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=1) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown + "\n")
+
+
+def update_readme(name, markdown, readme=README):
+    """Replaces the README block between `<!-- name:start -->` and `<!-- name:end -->`."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = readme.read_text()
+    if start not in text or end not in text:
+        return False
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{markdown}\n{end}{tail}")
+    return True

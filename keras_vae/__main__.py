@@ -1,0 +1,3 @@
+from keras_vae.cli import main
+
+main()

@@ -1,0 +1,172 @@
+"""Datasets in their original formats, found locally or downloaded once.
+
+Resolution order for every file: an explicit `data_dir`, then
+`$KERAS_VAE_DATA_DIR`, then the Keras cache (`~/.keras/datasets`), and only
+then a download from the official source, verified by its published
+checksum. Offline, a missing file raises `FileNotFoundError` naming the file,
+its checksum and where to put it. Nothing here unpickles.
+
+Images come back as `uint8` arrays `(n, 28, 28)`; binarized MNIST holds
+{0, 1}. Scale with `to_unit_interval` for Bernoulli models.
+"""
+
+import gzip
+import hashlib
+import os
+import pathlib
+
+import numpy as np
+
+_IDX = {
+    "mnist": {
+        "origin": "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "files": {
+            "train": ("train-images-idx3-ubyte.gz",
+                      "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609"),
+            "test": ("t10k-images-idx3-ubyte.gz",
+                     "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6"),
+        },
+    },
+    "fashion_mnist": {
+        "origin": "https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "files": {
+            "train": ("train-images-idx3-ubyte.gz",
+                      "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84"),
+            "test": ("t10k-images-idx3-ubyte.gz",
+                     "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073"),
+        },
+    },
+}
+
+# Larochelle & Murray's static binarization: sha256 of each split's
+# C-ordered uint8 array (the .amat text files have no published hash).
+_BINARIZED = {
+    "file": "binarized_mnist.npz",
+    "origin": "http://www.cs.toronto.edu/~larocheh/public/datasets/binarized_mnist/",
+    "arrays": {
+        "train": "43490d4d6ac9002727af4426d8748609fdb7e4094fa65ad8d681ea60082a7a5a",
+        "valid": "069b4f0beb389b776478c3e872b4df71c95ac4be64d7cbe6d32e24ebac8e6d5e",
+        "test": "ca0294c3b8d984c7a1dc891015a8eea6f37bae59a34e35ea0fc8c47110a8dd86",
+    },
+}
+_BUNDLED_TEST = pathlib.Path(__file__).parent / "data" / "binarized_mnist_test.npz"
+
+NAMES = ("mnist", "binarized_mnist", "fashion_mnist")
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _search_dirs(data_dir):
+    dirs = []
+    if data_dir is not None:
+        dirs.append(pathlib.Path(data_dir))
+    if os.environ.get("KERAS_VAE_DATA_DIR"):
+        dirs.append(pathlib.Path(os.environ["KERAS_VAE_DATA_DIR"]))
+    dirs.append(pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".keras")) / "datasets")
+    return dirs
+
+
+def _missing(name, filename, checksum, dirs, origin, error):
+    places = "\n".join(f"  {d / name / filename}" for d in dirs)
+    return FileNotFoundError(
+        f"Dataset file {name}/{filename} (sha256 {checksum}) was not found in:\n{places}\n"
+        f"and downloading it from {origin} failed ({error}). Put the file in "
+        f"<dir>/{name}/ and set KERAS_VAE_DATA_DIR=<dir> or pass data_dir=<dir>."
+    )
+
+
+def _find_or_download(name, filename, checksum, origin, data_dir):
+    dirs = _search_dirs(data_dir)
+    for directory in dirs:
+        path = directory / name / filename
+        if path.exists():
+            if checksum is not None and _sha256(path) != checksum:
+                raise ValueError(
+                    f"{path} is corrupted: its sha256 is {_sha256(path)}, expected "
+                    f"{checksum}. Delete it and download it again."
+                )
+            return path
+    import keras
+
+    try:
+        return pathlib.Path(keras.utils.get_file(
+            filename, origin + filename, file_hash=checksum, cache_subdir=f"datasets/{name}"))
+    except Exception as error:  # offline, refused, or a bad checksum
+        raise _missing(name, filename, checksum, dirs, origin, error) from error
+
+
+def _read_idx_images(path):
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if int.from_bytes(raw[:4], "big") != 2051:
+        raise ValueError(f"{path} is not an IDX image file (bad magic number).")
+    n, rows, cols = (int.from_bytes(raw[i:i + 4], "big") for i in (4, 8, 12))
+    return np.frombuffer(raw, np.uint8, offset=16).reshape(n, rows, cols)
+
+
+def _check_array(array, split):
+    expected = _BINARIZED["arrays"][split]
+    actual = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
+    if actual != expected:
+        raise ValueError(
+            f"binarized_mnist split {split!r} fails its checksum (sha256 {actual}, "
+            f"expected {expected}); the file is corrupted or not Larochelle's split."
+        )
+    return array
+
+
+def _load_binarized(split, data_dir):
+    for directory in _search_dirs(data_dir):
+        path = directory / "binarized_mnist" / _BINARIZED["file"]
+        if path.exists():
+            with np.load(path, allow_pickle=False) as z:
+                return _check_array(z[split], split)
+    if split == "test":
+        with np.load(_BUNDLED_TEST, allow_pickle=False) as z:
+            return _check_array(np.unpackbits(z["packed"], axis=1)[:, :784], split)
+    arrays = {}
+    for part in ("train", "valid", "test"):
+        amat = _find_or_download("binarized_mnist", f"binarized_mnist_{part}.amat", None,
+                                 _BINARIZED["origin"], data_dir)
+        arrays[part] = _check_array(np.loadtxt(amat, dtype=np.uint8), part)
+    cache = _search_dirs(None)[-1] / "binarized_mnist"
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(cache / _BINARIZED["file"], **arrays)
+    return arrays[split]
+
+
+def load(name, split="train", data_dir=None):
+    """Loads a split as a `uint8` array of shape `(n, 28, 28)`.
+
+    Args:
+        name: `"mnist"`, `"binarized_mnist"` or `"fashion_mnist"`.
+        split: `"train"` or `"test"` (binarized MNIST also has `"valid"`).
+        data_dir: Optional folder holding `<name>/<original file>`.
+
+    The binarized MNIST test split ships inside the package, so evaluation
+    on it needs no data directory.
+    """
+    if name not in NAMES:
+        raise ValueError(f"Unknown dataset {name!r}. Expected one of {list(NAMES)}.")
+    if name == "binarized_mnist":
+        if split not in _BINARIZED["arrays"]:
+            raise ValueError(f"Expected `split` in {list(_BINARIZED['arrays'])}. Received: split={split!r}")
+        return _load_binarized(split, data_dir).reshape(-1, 28, 28)
+    files = _IDX[name]["files"]
+    if split not in files:
+        raise ValueError(f"Expected `split` in {list(files)}. Received: split={split!r}")
+    filename, checksum = files[split]
+    return _read_idx_images(_find_or_download(name, filename, checksum, _IDX[name]["origin"], data_dir))
+
+
+def to_unit_interval(images):
+    """uint8 images to float32 in [0, 1]: {0, 1} stays binary, 0..255 is scaled."""
+    images = np.asarray(images)
+    scale = 1.0 if images.max(initial=0) <= 1 else 255.0
+    return (images.astype(np.float32) / scale)

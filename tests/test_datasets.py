@@ -1,0 +1,86 @@
+"""Loaders on the shared data directory and on tiny files; never the network."""
+
+import gzip
+import hashlib
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+from keras_vae import datasets
+
+SHARED = os.environ.get("KERAS_VAE_DATA_DIR")
+needs_data = pytest.mark.skipif(
+    not SHARED or not pathlib.Path(SHARED, "mnist").exists(),
+    reason="KERAS_VAE_DATA_DIR with the MNIST files is not set",
+)
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No data dir, an empty Keras cache, and a download that always fails."""
+    import keras
+
+    monkeypatch.delenv("KERAS_VAE_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "home"))
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(keras.utils, "get_file", refuse)
+    return tmp_path
+
+
+def test_bundled_binarized_test_split_needs_no_data_dir(offline):
+    x = datasets.load("binarized_mnist", "test")
+    assert x.shape == (10000, 28, 28) and x.dtype == np.uint8
+    assert set(np.unique(x)) == {0, 1}
+    assert hashlib.sha256(x.reshape(10000, 784).tobytes()).hexdigest().startswith("ca0294c3")
+
+
+def test_missing_dataset_says_which_file_and_where(offline):
+    with pytest.raises(FileNotFoundError, match=r"mnist/train-images-idx3-ubyte.gz \(sha256 440fcabf"):
+        datasets.load("mnist", "train")
+    with pytest.raises(FileNotFoundError, match="KERAS_VAE_DATA_DIR"):
+        datasets.load("binarized_mnist", "train")
+
+
+def _write_idx(path, images):
+    header = (2051).to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in images.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as f:
+        f.write(header + images.tobytes())
+
+
+def test_corrupted_file_fails_its_checksum(offline):
+    _write_idx(offline / "data" / "mnist" / "t10k-images-idx3-ubyte.gz",
+               np.zeros((2, 28, 28), np.uint8))
+    with pytest.raises(ValueError, match="corrupted: its sha256"):
+        datasets.load("mnist", "test", data_dir=offline / "data")
+
+
+def test_bad_names():
+    with pytest.raises(ValueError, match="Unknown dataset 'cifar'"):
+        datasets.load("cifar")
+    with pytest.raises(ValueError, match="split"):
+        datasets.load("mnist", "valid")
+
+
+@needs_data
+@pytest.mark.parametrize("name,split,n", [("mnist", "test", 10000), ("fashion_mnist", "test", 10000),
+                                          ("binarized_mnist", "valid", 10000)])
+def test_shared_data(name, split, n):
+    x = datasets.load(name, split)
+    assert x.shape == (n, 28, 28) and x.dtype == np.uint8
+
+
+@needs_data
+def test_mnist_statistics_match_the_data_readme():
+    x = datasets.load("mnist", "test")
+    assert x.mean() / 255 == pytest.approx(0.1325, abs=1e-4)
+
+
+def test_to_unit_interval():
+    assert datasets.to_unit_interval(np.array([0, 255], np.uint8)).tolist() == [0.0, 1.0]
+    assert datasets.to_unit_interval(np.array([0, 1], np.uint8)).tolist() == [0.0, 1.0]
