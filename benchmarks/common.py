@@ -26,25 +26,6 @@ def median_rate(run, amount, repeats, warmup=1):
     return statistics.median(rates)
 
 
-def device_name():
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_name(0)
-    except ImportError:
-        pass
-    model = platform.processor() or platform.machine()
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores (CPU)"
-
-
 def environment(argv):
     versions = {}
     for name in ("keras", "tensorflow", "jax", "jaxlib", "torch", "pythae", "numpy"):
@@ -57,6 +38,8 @@ def environment(argv):
                                 text=True, cwd=pathlib.Path(__file__).parent).stdout.strip()
     except OSError:
         commit = ""
+    from keras_vae._device import device_name
+
     return {"device": device_name(), "python": platform.python_version(), "versions": versions,
             "commit": commit, "argv": list(argv), "date": time.strftime("%Y-%m-%d")}
 

@@ -71,6 +71,70 @@ def quickstart(args):
             json.dump({"backend": keras.backend.backend(), "rows": rows}, f, indent=1)
 
 
+def train(args):
+    from keras_vae import recipes, training, zoo
+
+    if args.entry not in recipes.RECIPES:
+        raise SystemExit(f"Unknown recipe {args.entry!r}. Recipes: {sorted(recipes.RECIPES)}")
+    recipe = recipes.RECIPES[args.entry]
+    run_dir = args.run_dir or f"runs/{args.entry}"
+    command = "keras-vae " + " ".join(args.argv)
+    model, state = training.train(recipe, run_dir, epochs=args.epochs, data_dir=args.data_dir,
+                                  seed=args.seed, train_limit=args.train_limit,
+                                  verbose=args.verbose, command=command)
+    out = args.out or str(zoo.user_dir() / args.entry)
+    results = training.finish(recipe, model, state, out, run_dir=run_dir, data_dir=args.data_dir,
+                              test_points=args.test_points, device=args.device,
+                              verbose=min(args.verbose, 1))
+    print(f"wrote zoo entry {out} after {state['epoch']} epochs")
+    print(_table([results], list(results)))
+
+
+def evaluate(args):
+    import numpy as np
+
+    from keras_vae import evaluation, recipes, training, zoo
+
+    model = zoo.load(args.entry)
+    meta = zoo.read_metadata(args.entry)
+    recipe = recipes.Recipe(**{k: v for k, v in meta["recipe"].items() if k != "total_epochs"})
+    _, _, test = training.load_data(recipe, args.data_dir, heldout_size=1)
+    test = test[: args.num_points] if args.num_points else test
+    ll, ess = model.log_likelihood(test, num_samples=args.num_samples, return_ess=True,
+                                   verbose=args.verbose)
+    bound = model.evaluate(test, batch_size=100, verbose=0, return_dict=True)
+    se = ll.std(ddof=1) / np.sqrt(len(ll))
+    row = {"entry": args.entry, "points": len(ll),
+           f"NLL K={args.num_samples}": f"{-ll.mean():.2f} ± {se:.2f}",
+           "bits/dim": f"{float(evaluation.bits_per_dim(ll.mean(), 784)):.4f}",
+           f"-L_{model.num_samples}": f"{-bound[model.bound_name]:.2f}",
+           "-ELBO": f"{-(bound['log_px_z'] - bound['kl']):.2f} (analytic KL)",
+           "mean ESS": f"{ess.mean():.1f}"}
+    print(_table([row], list(row)))
+    if args.output:
+        with open(args.output, "w") as f:
+            json.dump({**row, "nll": float(-ll.mean()), "nll_se": float(se)}, f, indent=1)
+
+
+def list_zoo(args):
+    from keras_vae import recipes, zoo
+
+    rows = []
+    for name in sorted(set(zoo.available()) | set(recipes.RECIPES)):
+        if name in zoo.available():
+            meta = zoo.read_metadata(name)
+            recipe = meta.get("recipe", {})
+            rows.append({"entry": name, "dataset": recipe.get("dataset", "?"),
+                         "model": f"{recipe.get('model', '?')} k={recipe.get('num_samples', '?')}",
+                         "test NLL (K=5000)": meta.get("results", {}).get("test NLL, K=5000 (nats)", "?"),
+                         "epochs": meta.get("epochs", "?"), "parameters": meta.get("parameters", "?")})
+        else:
+            r = recipes.RECIPES[name]
+            rows.append({"entry": name, "dataset": r.dataset, "model": f"{r.model} k={r.num_samples}",
+                         "test NLL (K=5000)": "recipe only", "epochs": "", "parameters": ""})
+    print(_table(rows, list(rows[0])))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="keras-vae", description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["jax", "tensorflow", "torch"],
@@ -84,10 +148,30 @@ def main(argv=None):
     quick.add_argument("--seed", type=int, default=0)
     quick.add_argument("--verbose", type=int, default=2)
     quick.add_argument("--output", help="write the table as JSON here")
+    tr = sub.add_parser("train", help="train a zoo recipe (resumes where it stopped)")
+    tr.add_argument("entry")
+    tr.add_argument("--epochs", type=int, help="stop after this many epochs in all (default: the recipe's)")
+    tr.add_argument("--run-dir", help="checkpoints and history (default: runs/ENTRY)")
+    tr.add_argument("--out", help="zoo entry folder to write (default: $KERAS_VAE_ZOO_DIR/ENTRY)")
+    tr.add_argument("--data-dir")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--train-limit", type=int, help="use only the first N training examples")
+    tr.add_argument("--test-points", type=int, help="evaluate the entry on the first N test points")
+    tr.add_argument("--device", help="device to record in the metadata")
+    tr.add_argument("--verbose", type=int, default=2)
+    ev = sub.add_parser("evaluate", help="K-sample test log-likelihood of a zoo entry")
+    ev.add_argument("entry")
+    ev.add_argument("--num-samples", type=int, default=5000)
+    ev.add_argument("--num-points", type=int, help="first N test points (default: all)")
+    ev.add_argument("--data-dir")
+    ev.add_argument("--verbose", type=int, default=1)
+    ev.add_argument("--output", help="write the result as JSON here")
+    sub.add_parser("zoo", help="list zoo entries and recipes")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     _set_backend(args.backend)
-    if args.command == "quickstart":
-        quickstart(args)
+    {"quickstart": quickstart, "train": train, "evaluate": evaluate, "zoo": list_zoo}[args.command](args)
 
 
 if __name__ == "__main__":

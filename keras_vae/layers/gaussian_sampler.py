@@ -79,6 +79,15 @@ class GaussianSampler(keras.layers.Layer):
                 )
         return mean + ops.exp(0.5 * log_var) * noise
 
+    def save_own_variables(self, store):
+        # Saved with the weights so that a restored model (or a resumed
+        # training run) continues the same noise stream instead of replaying it.
+        store["seed_state"] = keras.ops.convert_to_numpy(self.seed_generator.state.value)
+
+    def load_own_variables(self, store):
+        if "seed_state" in store:
+            self.seed_generator.state.assign(store["seed_state"][...])
+
     def compute_output_shape(self, mean_shape, log_var_shape=None, num_samples=None):
         if num_samples is None:
             return tuple(mean_shape)

@@ -1,0 +1,178 @@
+"""Resumable training of a zoo recipe, one `model.fit` epoch at a time.
+
+Each epoch gets its own data draw (dynamic binarization is a fresh Bernoulli
+sample of the pixel intensities, seeded by (seed, epoch)) and its own
+shuffle, so a run stopped at any epoch and started again continues exactly:
+the checkpoint holds the weights, the optimizer state and the sampler's seed
+state (`model.save_weights`), plus the epoch and the history. Checkpoints are
+written to a temporary file and renamed, and the previous one is kept, so a
+kill mid-write loses at most the epoch in progress.
+"""
+
+import json
+import math
+import os
+import pathlib
+import shutil
+import sys
+import time
+
+import numpy as np
+
+STATE, CKPT, PREV = "state.json", "checkpoint.weights.h5", "previous.weights.h5"
+
+
+def _binarize(probs, seed, epoch):
+    rng = np.random.default_rng([seed, epoch])
+    return (rng.random(probs.shape, dtype=np.float32) < probs).astype(np.float32)
+
+
+def load_data(recipe, data_dir=None, train_limit=None, heldout_size=1000, seed=0):
+    """(train source, held-out set, test set) for a recipe, as float32 (n, 784)."""
+    from keras_vae import datasets
+
+    train = datasets.load(recipe.dataset, "train", data_dir).reshape(-1, 784)
+    test = datasets.load(recipe.dataset, "test", data_dir).reshape(-1, 784)
+    if train_limit:
+        train = train[:train_limit]
+    if recipe.dynamic_binarization:
+        train = train.astype(np.float32) / 255.0
+        # The test set is binarized once, with a fixed seed, for every run.
+        test = _binarize(test.astype(np.float32) / 255.0, 123, 0)
+    else:
+        train, test = datasets.to_unit_interval(train), datasets.to_unit_interval(test)
+    return train, test[:heldout_size], test
+
+
+def _save_checkpoint(model, run_dir, state):
+    tmp = run_dir / ("tmp." + CKPT)
+    model.save_weights(tmp)
+    if (run_dir / CKPT).exists():
+        os.replace(run_dir / CKPT, run_dir / PREV)
+    os.replace(tmp, run_dir / CKPT)
+    tmp_state = run_dir / ("tmp." + STATE)
+    tmp_state.write_text(json.dumps(state, indent=1))
+    os.replace(tmp_state, run_dir / STATE)
+
+
+def _restore(model, run_dir):
+    """Loads the newest readable checkpoint; returns its state or None."""
+    if not (run_dir / STATE).exists():
+        return None
+    state = json.loads((run_dir / STATE).read_text())
+    model.optimizer.build(model.trainable_variables)
+    for name in (CKPT, PREV):
+        try:
+            model.load_weights(run_dir / name)
+            if name == PREV:
+                # The newest checkpoint was unreadable: step back one epoch.
+                state["history"] = state["history"][:-1]
+                state["epoch"] -= 1
+            return state
+        except Exception as error:  # truncated or missing file
+            print(f"checkpoint {run_dir / name} unreadable ({error}); trying the previous one",
+                  file=sys.stderr)
+    raise RuntimeError(f"No readable checkpoint in {run_dir}; delete it to start over.")
+
+
+def _plot(history, path, bound_name):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(epochs, [-h[bound_name] for h in history], label=f"train -{bound_name}")
+    ax.plot(epochs, [-h["heldout_bound"] for h in history], label="held-out -L_k")
+    nll = [(h["epoch"], h["nll_5000"]) for h in history if "nll_5000" in h]
+    if nll:
+        ax.plot(*zip(*nll), "o", label="held-out NLL (K=5000)")
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("nats")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
+          heldout_size=1000, nll_points=500, verbose=2, command=""):
+    """Trains `recipe` in `run_dir` up to `epochs` (default: the full schedule), resuming.
+
+    Returns the run's state dict (epoch, history, wall time).
+    """
+    import keras
+
+    run_dir = pathlib.Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    target = epochs or recipe.total_epochs
+    keras.utils.set_random_seed(seed)
+    train_x, heldout, _ = load_data(recipe, data_dir, train_limit, heldout_size, seed)
+    model = recipe.build(train_x, seed=seed)
+    model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate(0), beta_1=0.9,
+                                                  beta_2=0.999, epsilon=1e-4))
+    model.build((None, 784))
+    state = _restore(model, run_dir) or {
+        "epoch": 0, "history": [], "wall_time_s": 0.0, "seed": seed,
+        "recipe": recipe.describe(), "backend": keras.backend.backend(), "command": command}
+    # K=5000 checkpoints at the end of each stage (1, 4, 13, 40, 121, ... epochs).
+    stage_ends = {sum(3**j for j in range(i + 1)) for i in range(recipe.stages)}
+    while state["epoch"] < target:
+        epoch = state["epoch"]
+        start = time.perf_counter()
+        model.optimizer.learning_rate.assign(recipe.learning_rate(epoch))
+        x = _binarize(train_x, seed, epoch) if recipe.dynamic_binarization else train_x
+        x = x[np.random.default_rng([seed, epoch, 1]).permutation(len(x))]
+        if verbose:
+            print(f"epoch {epoch + 1}/{target} (stage {recipe.stage(epoch)}, "
+                  f"lr {recipe.learning_rate(epoch):.2e})", flush=True)
+        logs = model.fit(x, batch_size=recipe.batch_size, epochs=1, shuffle=False,
+                         verbose=verbose).history
+        record = {"epoch": epoch + 1, **{k: float(v[-1]) for k, v in logs.items()}}
+        record["heldout_bound"] = float(model.evaluate(
+            heldout, batch_size=100, verbose=0, return_dict=True)[model.bound_name])
+        if nll_points and (epoch + 1 in stage_ends or epoch + 1 == target):
+            points = heldout[:nll_points]
+            record["nll_5000"] = float(-np.mean(model.log_likelihood(points, 5000, verbose=0)))
+        state["epoch"] = epoch + 1
+        state["wall_time_s"] += time.perf_counter() - start
+        state["history"].append(record)
+        _save_checkpoint(model, run_dir, state)
+        (run_dir / "history.json").write_text(json.dumps(state["history"], indent=1))
+        _plot(state["history"], run_dir / "curves.png", model.bound_name)
+        if verbose:
+            print(json.dumps(record), flush=True)
+    return model, state
+
+
+def finish(recipe, model, state, out_dir, run_dir=None, data_dir=None, test_points=None,
+           device=None, verbose=1):
+    """Evaluates K=5000 on the test set and writes the zoo entry through `zoo.save`."""
+    from keras_vae import evaluation, zoo
+
+    _, _, test = load_data(recipe, data_dir, heldout_size=1, seed=state["seed"])
+    if test_points:
+        test = test[:test_points]
+    ll, ess = model.log_likelihood(test, num_samples=5000, return_ess=True, verbose=verbose)
+    bound = model.evaluate(test, batch_size=100, verbose=0, return_dict=True)[model.bound_name]
+    se = ll.std(ddof=1) / math.sqrt(len(ll))
+    results = {
+        "test NLL, K=5000 (nats)": f"{-ll.mean():.2f} ± {se:.2f}",
+        "test bits/dim": f"{float(evaluation.bits_per_dim(ll.mean(), 784)):.4f}",
+        f"test -L_{recipe.num_samples} (training bound)": f"{-bound:.2f}",
+        "test points": len(ll),
+        "mean ESS (K=5000)": f"{ess.mean():.1f}",
+    }
+    out_dir = pathlib.Path(out_dir)
+    zoo.save(model, out_dir, recipe=recipe.describe(), epochs=state["epoch"],
+             wall_time_hours=round(state["wall_time_s"] / 3600, 2), seed=state["seed"],
+             command=state.get("command", ""), results=results,
+             results_raw={"nll": float(-ll.mean()), "nll_se": float(se), "points": len(ll)},
+             **({"device": device} if device else {}))
+    if run_dir is not None:
+        for name in ("curves.png", "history.json"):
+            if (pathlib.Path(run_dir) / name).exists():
+                shutil.copy(pathlib.Path(run_dir) / name, out_dir / name)
+    return results

@@ -1,0 +1,149 @@
+"""Pretrained entries: `available()`, `load(name_or_dir)`, `save(model, dir, **metadata)`.
+
+An entry is a folder: `config.json` (the serialized model and its input
+shape), `model.weights.h5` (backend-neutral weights), `metadata.json`
+(versions, recipe, results, weights sha256) and `README.md` (model card).
+Entries are searched in `$KERAS_VAE_ZOO_DIR` (default `~/.keras/keras_vae/zoo`)
+first, then among the entries shipped with the package. `load` checks the
+weights' sha256 and deserializes in Keras's safe mode (no lambdas, nothing
+unpickled); it returns a built, uncompiled model.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import pathlib
+import platform
+
+CONFIG, WEIGHTS, METADATA, CARD = "config.json", "model.weights.h5", "metadata.json", "README.md"
+
+
+def user_dir():
+    default = pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".keras")) / "keras_vae" / "zoo"
+    return pathlib.Path(os.environ.get("KERAS_VAE_ZOO_DIR", default))
+
+
+def shipped_dirs():
+    here = pathlib.Path(__file__).parent
+    # In a wheel the top-level zoo/ is installed as keras_vae/zoo_entries;
+    # in a source checkout it sits beside the package.
+    return [d for d in (here / "zoo_entries", here.parent / "zoo") if d.is_dir()]
+
+
+def _entry_dirs():
+    found = {}
+    for root in [user_dir(), *shipped_dirs()]:
+        if root.is_dir():
+            for d in sorted(root.iterdir()):
+                if (d / CONFIG).exists() and d.name not in found:
+                    found[d.name] = d
+    return found
+
+
+def available():
+    """Names of the entries with weights, user entries first."""
+    return sorted(_entry_dirs())
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _resolve(name_or_dir):
+    path = pathlib.Path(name_or_dir)
+    if path.is_dir():
+        return path
+    entries = _entry_dirs()
+    if name_or_dir in entries:
+        return entries[name_or_dir]
+    from keras_vae import recipes
+
+    if name_or_dir in recipes.RECIPES:
+        raise FileNotFoundError(
+            f"Zoo entry {name_or_dir!r} has a recipe but no trained weights here. Train it with "
+            f"`keras-vae train {name_or_dir}` (it needs the {recipes.RECIPES[name_or_dir].dataset!r} "
+            f"data), or put an entry trained elsewhere in {user_dir() / name_or_dir}."
+        )
+    raise ValueError(
+        f"Unknown zoo entry {name_or_dir!r}. Available entries: {available() or 'none'}; "
+        f"recipes: {sorted(recipes.RECIPES)}."
+    )
+
+
+def read_metadata(name_or_dir):
+    return json.loads((_resolve(name_or_dir) / METADATA).read_text())
+
+
+def load(name_or_dir):
+    """Loads a zoo entry by name (or from a folder) as a built, uncompiled model."""
+    import keras
+
+    entry = _resolve(name_or_dir)
+    for filename in (CONFIG, WEIGHTS, METADATA):
+        if not (entry / filename).exists():
+            raise FileNotFoundError(f"Zoo entry {entry} is incomplete: {filename} is missing.")
+    metadata = json.loads((entry / METADATA).read_text())
+    actual = sha256(entry / WEIGHTS)
+    if actual != metadata.get("weights_sha256"):
+        raise ValueError(
+            f"{entry / WEIGHTS} is corrupted or truncated: its sha256 is {actual}, the entry's "
+            f"metadata says {metadata.get('weights_sha256')}. Download or train it again."
+        )
+    config = json.loads((entry / CONFIG).read_text())
+    import keras_vae.models  # noqa: F401  (registers the classes)
+
+    try:
+        model = keras.saving.deserialize_keras_object(config["model"], safe_mode=True)
+    except Exception as error:
+        raise ValueError(f"{entry / CONFIG} could not be deserialized safely: {error}") from error
+    model.build(tuple(config["input_shape"]))
+    model.load_weights(entry / WEIGHTS)
+    return model
+
+
+def _card(name, metadata):
+    from keras_vae import recipes
+
+    return recipes.model_card(name, metadata)
+
+
+def save(model, directory, **metadata):
+    """Writes `model` as a zoo entry in `directory` (the only writer of entries).
+
+    `metadata` is stored as given (recipe, dataset, results, training
+    command...) next to what is measured here: versions, backend, device,
+    parameter count, weights sha256 and date.
+    """
+    import keras
+
+    from keras_vae._device import device_name
+
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    if not model.built or model.input_event_shape is None:
+        raise ValueError("Build the model (fit it or call `model.build(input_shape)`) before saving.")
+    config = {"model": keras.saving.serialize_keras_object(model),
+              "input_shape": [None, *model.input_event_shape]}
+    (directory / CONFIG).write_text(json.dumps(config, indent=1))
+    tmp = directory / ("tmp." + WEIGHTS)
+    model.save_weights(tmp)
+    os.replace(tmp, directory / WEIGHTS)
+    recorded = {
+        "name": directory.name,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "device": metadata.pop("device", None) or device_name(),
+        "python": platform.python_version(),
+        "parameters": int(sum(int(keras.ops.size(v)) for v in model.trainable_variables)),
+        "date": datetime.date.today().isoformat(),
+        **metadata,
+        "weights_sha256": sha256(directory / WEIGHTS),
+    }
+    (directory / METADATA).write_text(json.dumps(recorded, indent=1, sort_keys=True))
+    (directory / CARD).write_text(_card(directory.name, recorded))
+    return directory
