@@ -96,6 +96,7 @@ def evaluate(args):
     from keras_vae import evaluation, recipes, training, zoo
 
     model = zoo.load(args.entry)
+    model.compile()  # evaluate() needs a compiled model; no optimizer is used
     meta = zoo.read_metadata(args.entry)
     recipe = recipes.Recipe(**{k: v for k, v in meta["recipe"].items() if k != "total_epochs"})
     _, _, test = training.load_data(recipe, args.data_dir, heldout_size=1)

@@ -168,7 +168,7 @@ def finish(recipe, model, state, out_dir, run_dir=None, data_dir=None, test_poin
     out_dir = pathlib.Path(out_dir)
     zoo.save(model, out_dir, recipe=recipe.describe(), epochs=state["epoch"],
              wall_time_hours=round(state["wall_time_s"] / 3600, 2), seed=state["seed"],
-             command=state.get("command", ""), results=results,
+             command=state.get("command", ""), results=results, backend=state.get("backend"),
              results_raw={"nll": float(-ll.mean()), "nll_se": float(se), "points": len(ll)},
              **({"device": device} if device else {}))
     if run_dir is not None:

@@ -95,6 +95,7 @@ def load(name_or_dir):
             f"metadata says {metadata.get('weights_sha256')}. Download or train it again."
         )
     config = json.loads((entry / CONFIG).read_text())
+    config["model"].pop("compile_config", None)
     import keras_vae.models  # noqa: F401  (registers the classes)
 
     try:
@@ -127,8 +128,9 @@ def save(model, directory, **metadata):
     directory.mkdir(parents=True, exist_ok=True)
     if not model.built or model.input_event_shape is None:
         raise ValueError("Build the model (fit it or call `model.build(input_shape)`) before saving.")
-    config = {"model": keras.saving.serialize_keras_object(model),
-              "input_shape": [None, *model.input_event_shape]}
+    serialized = keras.saving.serialize_keras_object(model)
+    serialized.pop("compile_config", None)  # entries load uncompiled
+    config = {"model": serialized, "input_shape": [None, *model.input_event_shape]}
     (directory / CONFIG).write_text(json.dumps(config, indent=1))
     tmp = directory / ("tmp." + WEIGHTS)
     model.save_weights(tmp)
@@ -136,7 +138,8 @@ def save(model, directory, **metadata):
     recorded = {
         "name": directory.name,
         "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
+        "backend": metadata.pop("backend", None) or keras.backend.backend(),
+        "saved_with_backend": keras.backend.backend(),
         "device": metadata.pop("device", None) or device_name(),
         "python": platform.python_version(),
         "parameters": int(sum(int(keras.ops.size(v)) for v in model.trainable_variables)),
