@@ -45,10 +45,14 @@ def load_data(recipe, data_dir=None, train_limit=None, heldout_size=1000, seed=0
 
 
 def _save_checkpoint(model, run_dir, state):
+    from keras_vae.zoo import sha256
+
     tmp = run_dir / ("tmp." + CKPT)
     model.save_weights(tmp)
     if (run_dir / CKPT).exists():
         os.replace(run_dir / CKPT, run_dir / PREV)
+        state["previous_sha256"] = state.get("checkpoint_sha256")
+    state["checkpoint_sha256"] = sha256(tmp)
     os.replace(tmp, run_dir / CKPT)
     tmp_state = run_dir / ("tmp." + STATE)
     tmp_state.write_text(json.dumps(state, indent=1))
@@ -56,23 +60,32 @@ def _save_checkpoint(model, run_dir, state):
 
 
 def _restore(model, run_dir):
-    """Loads the newest readable checkpoint; returns its state or None."""
+    """Loads the newest checkpoint whose sha256 matches the state; returns the state or None.
+
+    A checkpoint truncated mid-write (or out of step with state.json) fails
+    its hash, and the previous checkpoint, one epoch older, is used instead.
+    """
+    from keras_vae.zoo import sha256
+
     if not (run_dir / STATE).exists():
         return None
     state = json.loads((run_dir / STATE).read_text())
     model.optimizer.build(model.trainable_variables)
-    for name in (CKPT, PREV):
-        try:
-            model.load_weights(run_dir / name)
+    if "checkpoint_sha256" not in state and (run_dir / CKPT).exists():
+        model.load_weights(run_dir / CKPT)  # a run started before hashes were recorded
+        return state
+    for name, key in ((CKPT, "checkpoint_sha256"), (PREV, "previous_sha256")):
+        path = run_dir / name
+        if path.exists() and state.get(key) and sha256(path) == state[key]:
+            model.load_weights(path)
             if name == PREV:
-                # The newest checkpoint was unreadable: step back one epoch.
                 state["history"] = state["history"][:-1]
                 state["epoch"] -= 1
+                state["checkpoint_sha256"] = state.pop("previous_sha256")
             return state
-        except Exception as error:  # truncated or missing file
-            print(f"checkpoint {run_dir / name} unreadable ({error}); trying the previous one",
-                  file=sys.stderr)
-    raise RuntimeError(f"No readable checkpoint in {run_dir}; delete it to start over.")
+        print(f"checkpoint {path} is missing or fails its sha256; trying the previous one",
+              file=sys.stderr)
+    raise RuntimeError(f"No intact checkpoint in {run_dir}; delete the folder to start over.")
 
 
 def _plot(history, path, bound_name):
