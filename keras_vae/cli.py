@@ -99,7 +99,7 @@ def evaluate(args):
     model.compile()  # evaluate() needs a compiled model; no optimizer is used
     meta = zoo.read_metadata(args.entry)
     recipe = recipes.Recipe(**{k: v for k, v in meta["recipe"].items() if k != "total_epochs"})
-    _, _, test = training.load_data(recipe, args.data_dir, heldout_size=1)
+    test = training.load_test(recipe, args.data_dir)
     test = test[: args.num_points] if args.num_points else test
     ll, ess = model.log_likelihood(test, num_samples=args.num_samples, return_ess=True,
                                    verbose=args.verbose)
@@ -115,6 +115,38 @@ def evaluate(args):
     if args.output:
         with open(args.output, "w") as f:
             json.dump({**row, "nll": float(-ll.mean()), "nll_se": float(se)}, f, indent=1)
+
+
+def samples(args):
+    import keras
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from matplotlib import pyplot as plt
+
+    from keras_vae import recipes, training, zoo
+
+    model = zoo.load(args.entry)
+    meta = zoo.read_metadata(args.entry)
+    recipe = recipes.Recipe(**{k: v for k, v in meta["recipe"].items() if k != "total_epochs"})
+    test = training.load_test(recipe, args.data_dir)
+    n = args.num
+    drawn = keras.ops.convert_to_numpy(model.sample(n * n, seed=args.seed))
+    originals = test[:n]
+    recon = keras.ops.convert_to_numpy(model.reconstruct(originals))
+    shape = (28, 28)
+    fig, axes = plt.subplots(n + 2, n, figsize=(n, n + 2))
+    rows = [drawn[i * n:(i + 1) * n] for i in range(n)] + [originals, recon]
+    for r, row in enumerate(rows):
+        for c in range(n):
+            axes[r, c].imshow(np.reshape(row[c], shape), cmap="gray", vmin=0, vmax=1)
+            axes[r, c].axis("off")
+    fig.suptitle(f"{args.entry}: {n}x{n} samples (mean of p(x|z)); test images and reconstructions")
+    out = args.out or f"{args.entry}_samples.png"
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    print(f"wrote {out}")
 
 
 def list_zoo(args):
@@ -168,11 +200,19 @@ def main(argv=None):
     ev.add_argument("--verbose", type=int, default=1)
     ev.add_argument("--output", help="write the result as JSON here")
     sub.add_parser("zoo", help="list zoo entries and recipes")
+    sa = sub.add_parser("samples", help="PNG grid of samples and reconstructions")
+    sa.add_argument("entry")
+    sa.add_argument("--num", type=int, default=8, help="grid side")
+    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--out", help="PNG path (default: ENTRY_samples.png)")
+    sa.add_argument("--data-dir")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv
     _set_backend(args.backend)
-    {"quickstart": quickstart, "train": train, "evaluate": evaluate, "zoo": list_zoo}[args.command](args)
+    commands = {"quickstart": quickstart, "train": train, "evaluate": evaluate, "zoo": list_zoo,
+                "samples": samples}
+    commands[args.command](args)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,9 @@ _BINARIZED = {
     },
 }
 _BUNDLED_TEST = pathlib.Path(__file__).parent / "data" / "binarized_mnist_test.npz"
+# The original MNIST test images, byte for byte, so that zoo entries can be
+# evaluated on a machine without a data directory.
+_BUNDLED_IDX = {("mnist", "test"): pathlib.Path(__file__).parent / "data" / "mnist-t10k-images-idx3-ubyte.gz"}
 
 NAMES = ("mnist", "binarized_mnist", "fashion_mnist")
 
@@ -81,8 +84,10 @@ def _missing(name, filename, checksum, dirs, origin, error):
     )
 
 
-def _find_or_download(name, filename, checksum, origin, data_dir):
+def _find_or_download(name, filename, checksum, origin, data_dir, bundled=None):
     dirs = _search_dirs(data_dir)
+    if bundled is not None:
+        dirs = dirs[:-1]  # prefer the packaged copy to the Keras cache and the network
     for directory in dirs:
         path = directory / name / filename
         if path.exists():
@@ -92,6 +97,8 @@ def _find_or_download(name, filename, checksum, origin, data_dir):
                     f"{checksum}. Delete it and download it again."
                 )
             return path
+    if bundled is not None and _sha256(bundled) == checksum:
+        return bundled
     import keras
 
     try:
@@ -149,8 +156,8 @@ def load(name, split="train", data_dir=None):
         split: `"train"` or `"test"` (binarized MNIST also has `"valid"`).
         data_dir: Optional folder holding `<name>/<original file>`.
 
-    The binarized MNIST test split ships inside the package, so evaluation
-    on it needs no data directory.
+    The MNIST and binarized MNIST test splits ship inside the package, so
+    evaluation on them needs no data directory.
     """
     if name not in NAMES:
         raise ValueError(f"Unknown dataset {name!r}. Expected one of {list(NAMES)}.")
@@ -162,7 +169,8 @@ def load(name, split="train", data_dir=None):
     if split not in files:
         raise ValueError(f"Expected `split` in {list(files)}. Received: split={split!r}")
     filename, checksum = files[split]
-    return _read_idx_images(_find_or_download(name, filename, checksum, _IDX[name]["origin"], data_dir))
+    return _read_idx_images(_find_or_download(name, filename, checksum, _IDX[name]["origin"],
+                                              data_dir, _BUNDLED_IDX.get((name, split))))
 
 
 def to_unit_interval(images):

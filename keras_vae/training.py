@@ -27,20 +27,32 @@ def _binarize(probs, seed, epoch):
     return (rng.random(probs.shape, dtype=np.float32) < probs).astype(np.float32)
 
 
-def load_data(recipe, data_dir=None, train_limit=None, heldout_size=1000, seed=0):
-    """(train source, held-out set, test set) for a recipe, as float32 (n, 784)."""
+def load_test(recipe, data_dir=None):
+    """The recipe's test set as float32 (n, 784); dynamic MNIST is binarized once, seed 123."""
+    from keras_vae import datasets
+
+    test = datasets.load(recipe.dataset, "test", data_dir).reshape(-1, 784)
+    if recipe.dynamic_binarization:
+        return _binarize(test.astype(np.float32) / 255.0, 123, 0)
+    return datasets.to_unit_interval(test)
+
+
+def load_data(recipe, data_dir=None, train_limit=None, heldout_size=1000):
+    """(training source, held-out set, test set) for a recipe, as float32 (n, 784).
+
+    With dynamic binarization the training source holds pixel intensities in
+    [0, 1], binarized afresh each epoch by `train`.
+    """
     from keras_vae import datasets
 
     train = datasets.load(recipe.dataset, "train", data_dir).reshape(-1, 784)
-    test = datasets.load(recipe.dataset, "test", data_dir).reshape(-1, 784)
     if train_limit:
         train = train[:train_limit]
     if recipe.dynamic_binarization:
         train = train.astype(np.float32) / 255.0
-        # The test set is binarized once, with a fixed seed, for every run.
-        test = _binarize(test.astype(np.float32) / 255.0, 123, 0)
     else:
-        train, test = datasets.to_unit_interval(train), datasets.to_unit_interval(test)
+        train = datasets.to_unit_interval(train)
+    test = load_test(recipe, data_dir)
     return train, test[:heldout_size], test
 
 
@@ -122,7 +134,7 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
     run_dir.mkdir(parents=True, exist_ok=True)
     target = epochs or recipe.total_epochs
     keras.utils.set_random_seed(seed)
-    train_x, heldout, _ = load_data(recipe, data_dir, train_limit, heldout_size, seed)
+    train_x, heldout, _ = load_data(recipe, data_dir, train_limit, heldout_size)
     model = recipe.build(train_x, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate(0), beta_1=0.9,
                                                   beta_2=0.999, epsilon=1e-4))
@@ -165,7 +177,7 @@ def finish(recipe, model, state, out_dir, run_dir=None, data_dir=None, test_poin
     """Evaluates K=5000 on the test set and writes the zoo entry through `zoo.save`."""
     from keras_vae import evaluation, zoo
 
-    _, _, test = load_data(recipe, data_dir, heldout_size=1, seed=state["seed"])
+    test = load_test(recipe, data_dir)
     if test_points:
         test = test[:test_points]
     ll, ess = model.log_likelihood(test, num_samples=5000, return_ess=True, verbose=verbose)

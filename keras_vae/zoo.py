@@ -107,6 +107,37 @@ def load(name_or_dir):
     return model
 
 
+GOLDEN = "golden.json"
+
+
+def record_golden(name_or_dir, x, nll_points=100, num_samples=5000):
+    """Stores reference outputs of an entry on fixed inputs, for regression tests.
+
+    Deterministic outputs (posterior mean and log-variance, reconstruction)
+    on the first 4 rows of `x`, and the K-sample NLL on the first
+    `nll_points` rows (random, so compared with a tolerance).
+    """
+    import keras
+    import numpy as np
+
+    entry = _resolve(name_or_dir)
+    model = load(entry)
+    few = np.asarray(x[:4], np.float32)
+    mean, log_var = model.encode(few)
+    ll = model.log_likelihood(np.asarray(x[:nll_points], np.float32), num_samples=num_samples,
+                              verbose=0)
+
+    def listed(t):
+        return np.round(keras.ops.convert_to_numpy(t).astype(np.float64), 7).tolist()
+
+    golden = {"rows": 4, "encoder_mean": listed(mean), "encoder_log_var": listed(log_var),
+              "reconstruction": listed(model.reconstruct(few)), "nll_points": int(len(ll)),
+              "num_samples": num_samples, "nll": float(-ll.mean()),
+              "backend": keras.backend.backend()}
+    (entry / GOLDEN).write_text(json.dumps(golden))
+    return golden
+
+
 def _card(name, metadata):
     from keras_vae import recipes
 

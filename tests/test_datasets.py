@@ -39,6 +39,11 @@ def test_bundled_binarized_test_split_needs_no_data_dir(offline):
     assert hashlib.sha256(x.reshape(10000, 784).tobytes()).hexdigest().startswith("ca0294c3")
 
 
+def test_bundled_mnist_test_images_need_no_data_dir(offline):
+    x = datasets.load("mnist", "test")
+    assert x.shape == (10000, 28, 28) and x.mean() / 255 == pytest.approx(0.1325, abs=1e-4)
+
+
 def test_missing_dataset_says_which_file_and_where(offline):
     with pytest.raises(FileNotFoundError, match=r"mnist/train-images-idx3-ubyte.gz \(sha256 440fcabf"):
         datasets.load("mnist", "train")

@@ -66,3 +66,5 @@ def test_cli_train_zoo_evaluate(tmp_path, monkeypatch, capsys):
     cli.main(["evaluate", "mnist_vae", "--num-points", "10", "--num-samples", "50", "--verbose", "0",
               "--output", str(tmp_path / "ev.json")])
     assert "NLL K=50" in capsys.readouterr().out and (tmp_path / "ev.json").exists()
+    cli.main(["samples", "mnist_vae", "--num", "3", "--out", str(tmp_path / "s.png")])
+    assert (tmp_path / "s.png").stat().st_size > 1000

@@ -1,0 +1,36 @@
+"""Every shipped zoo entry loads on this backend and reproduces its stored outputs."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_vae import recipes, training, zoo
+
+SHIPPED = sorted(d for root in zoo.shipped_dirs() for d in root.iterdir()
+                 if (d / zoo.CONFIG).exists())
+
+
+def test_shipped_entries_are_listed():
+    for entry in SHIPPED:
+        assert entry.name in zoo.available()
+
+
+@pytest.mark.parametrize("entry", SHIPPED, ids=[d.name for d in SHIPPED])
+def test_entry_matches_its_golden_outputs(entry):
+    golden_path = entry / zoo.GOLDEN
+    assert golden_path.exists(), f"{entry.name} has no {zoo.GOLDEN}: run zoo.record_golden"
+    golden = json.loads(golden_path.read_text())
+    model = zoo.load(entry.name)  # checks the sha256
+    meta = zoo.read_metadata(entry.name)
+    recipe = recipes.Recipe(**{k: v for k, v in meta["recipe"].items() if k != "total_epochs"})
+    x = training.load_test(recipe)  # the bundled test split: no data directory needed
+    few = x[: golden["rows"]]
+    mean, log_var = model.encode(few)
+    for got, key in ((mean, "encoder_mean"), (log_var, "encoder_log_var"),
+                     (model.reconstruct(few), "reconstruction")):
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(got), np.array(golden[key]),
+                                   rtol=1e-4, atol=1e-4)
+    ll = model.log_likelihood(x[: golden["nll_points"]], num_samples=golden["num_samples"], verbose=0)
+    assert -ll.mean() == pytest.approx(golden["nll"], abs=0.05)
