@@ -82,6 +82,10 @@ def train(args):
     model, state = training.train(recipe, run_dir, epochs=args.epochs, data_dir=args.data_dir,
                                   seed=args.seed, train_limit=args.train_limit,
                                   verbose=args.verbose, command=command)
+    if args.skip_finish:
+        print(f"stopped after {state['epoch']} epochs; run again without --skip-finish to "
+              "evaluate and write the zoo entry")
+        return
     out = args.out or str(zoo.user_dir() / args.entry)
     results = training.finish(recipe, model, state, out, run_dir=run_dir, data_dir=args.data_dir,
                               test_points=args.test_points, device=args.device,
@@ -191,6 +195,8 @@ def main(argv=None):
     tr.add_argument("--train-limit", type=int, help="use only the first N training examples")
     tr.add_argument("--test-points", type=int, help="evaluate the entry on the first N test points")
     tr.add_argument("--device", help="device to record in the metadata")
+    tr.add_argument("--skip-finish", action="store_true",
+                    help="train only; do not evaluate or write the zoo entry")
     tr.add_argument("--verbose", type=int, default=2)
     ev = sub.add_parser("evaluate", help="K-sample test log-likelihood of a zoo entry")
     ev.add_argument("entry")

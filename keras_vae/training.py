@@ -196,6 +196,7 @@ def finish(recipe, model, state, out_dir, run_dir=None, data_dir=None, test_poin
              command=state.get("command", ""), results=results, backend=state.get("backend"),
              results_raw={"nll": float(-ll.mean()), "nll_se": float(se), "points": len(ll)},
              **({"device": device} if device else {}))
+    zoo.record_golden(out_dir, test)
     if run_dir is not None:
         for name in ("curves.png", "history.json"):
             if (pathlib.Path(run_dir) / name).exists():
