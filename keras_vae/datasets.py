@@ -38,6 +38,13 @@ _IDX = {
     },
 }
 
+# SVHN publishes MD5s only; `keras.utils.get_file` and `_digest` accept either.
+_SVHN = {
+    "origin": "http://ufldl.stanford.edu/housenumbers/",
+    "files": {"train": ("train_32x32.mat", "e26dedcc434d2e4c54c9b2d4a06d8373"),
+              "test": ("test_32x32.mat", "eb5a983be6a315427106f1b164d9cef3")},
+}
+
 # Larochelle & Murray's static binarization: sha256 of each split's
 # C-ordered uint8 array (the .amat text files have no published hash).
 _BINARIZED = {
@@ -54,11 +61,15 @@ _BUNDLED_TEST = pathlib.Path(__file__).parent / "data" / "binarized_mnist_test.n
 # evaluated on a machine without a data directory.
 _BUNDLED_IDX = {("mnist", "test"): pathlib.Path(__file__).parent / "data" / "mnist-t10k-images-idx3-ubyte.gz"}
 
-NAMES = ("mnist", "binarized_mnist", "fashion_mnist")
+NAMES = ("mnist", "binarized_mnist", "fashion_mnist", "svhn")
 
 
 def _sha256(path):
-    digest = hashlib.sha256()
+    return _digest(path, "sha256")
+
+
+def _digest(path, algorithm):
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
@@ -78,7 +89,7 @@ def _search_dirs(data_dir):
 def _missing(name, filename, checksum, dirs, origin, error):
     places = "\n".join(f"  {d / name / filename}" for d in dirs)
     return FileNotFoundError(
-        f"Dataset file {name}/{filename} (sha256 {checksum}) was not found in:\n{places}\n"
+        f"Dataset file {name}/{filename} (checksum {checksum}) was not found in:\n{places}\n"
         f"and downloading it from {origin} failed ({error}). Put the file in "
         f"<dir>/{name}/ and set KERAS_VAE_DATA_DIR=<dir> or pass data_dir=<dir>."
     )
@@ -91,10 +102,11 @@ def _find_or_download(name, filename, checksum, origin, data_dir, bundled=None):
     for directory in dirs:
         path = directory / name / filename
         if path.exists():
-            if checksum is not None and _sha256(path) != checksum:
+            algorithm = "md5" if checksum is not None and len(checksum) == 32 else "sha256"
+            if checksum is not None and _digest(path, algorithm) != checksum:
                 raise ValueError(
-                    f"{path} is corrupted: its sha256 is {_sha256(path)}, expected "
-                    f"{checksum}. Delete it and download it again."
+                    f"{path} is corrupted: its {algorithm} is {_digest(path, algorithm)}, "
+                    f"expected {checksum}. Delete it and download it again."
                 )
             return path
     if bundled is not None and _sha256(bundled) == checksum:
@@ -115,6 +127,19 @@ def _read_idx_images(path):
         raise ValueError(f"{path} is not an IDX image file (bad magic number).")
     n, rows, cols = (int.from_bytes(raw[i:i + 4], "big") for i in (4, 8, 12))
     return np.frombuffer(raw, np.uint8, offset=16).reshape(n, rows, cols)
+
+
+def read_svhn_mat(path):
+    """Images of an official SVHN `.mat` file as uint8 `(n, 32, 32, 3)`.
+
+    The file stores `X` as (32, 32, 3, n) in MATLAB v5 format.
+    """
+    from scipy import io
+
+    x = io.loadmat(path, variable_names=["X"])["X"]
+    if x.ndim != 4 or x.shape[:3] != (32, 32, 3):
+        raise ValueError(f"{path} is not an SVHN 32x32 file: X has shape {x.shape}.")
+    return np.ascontiguousarray(np.transpose(x, (3, 0, 1, 2))).astype(np.uint8)
 
 
 def _check_array(array, split):
@@ -149,10 +174,10 @@ def _load_binarized(split, data_dir):
 
 
 def load(name, split="train", data_dir=None):
-    """Loads a split as a `uint8` array of shape `(n, 28, 28)`.
+    """Loads a split as a `uint8` array of shape `(n, 28, 28)` (SVHN: `(n, 32, 32, 3)`).
 
     Args:
-        name: `"mnist"`, `"binarized_mnist"` or `"fashion_mnist"`.
+        name: `"mnist"`, `"binarized_mnist"`, `"fashion_mnist"` or `"svhn"`.
         split: `"train"` or `"test"` (binarized MNIST also has `"valid"`).
         data_dir: Optional folder holding `<name>/<original file>`.
 
@@ -161,6 +186,11 @@ def load(name, split="train", data_dir=None):
     """
     if name not in NAMES:
         raise ValueError(f"Unknown dataset {name!r}. Expected one of {list(NAMES)}.")
+    if name == "svhn":
+        if split not in _SVHN["files"]:
+            raise ValueError(f"Expected `split` in {list(_SVHN['files'])}. Received: split={split!r}")
+        filename, checksum = _SVHN["files"][split]
+        return read_svhn_mat(_find_or_download(name, filename, checksum, _SVHN["origin"], data_dir))
     if name == "binarized_mnist":
         if split not in _BINARIZED["arrays"]:
             raise ValueError(f"Expected `split` in {list(_BINARIZED['arrays'])}. Received: split={split!r}")

@@ -45,7 +45,7 @@ def test_bundled_mnist_test_images_need_no_data_dir(offline):
 
 
 def test_missing_dataset_says_which_file_and_where(offline):
-    with pytest.raises(FileNotFoundError, match=r"mnist/train-images-idx3-ubyte.gz \(sha256 440fcabf"):
+    with pytest.raises(FileNotFoundError, match=r"mnist/train-images-idx3-ubyte.gz \(checksum 440fcabf"):
         datasets.load("mnist", "train")
     with pytest.raises(FileNotFoundError, match="KERAS_VAE_DATA_DIR"):
         datasets.load("binarized_mnist", "train")
@@ -89,3 +89,28 @@ def test_mnist_statistics_match_the_data_readme():
 def test_to_unit_interval():
     assert datasets.to_unit_interval(np.array([0, 255], np.uint8)).tolist() == [0.0, 1.0]
     assert datasets.to_unit_interval(np.array([0, 1], np.uint8)).tolist() == [0.0, 1.0]
+
+
+def _write_svhn(path, images):
+    from scipy import io
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels = np.arange(1, len(images) + 1, dtype=np.uint8)[:, None] % 10 + 1
+    io.savemat(path, {"X": np.transpose(images, (1, 2, 3, 0)), "y": labels})
+
+
+def test_svhn_reader_on_a_tiny_official_format_file(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    _write_svhn(tmp_path / "svhn" / "test_32x32.mat", images)
+    np.testing.assert_array_equal(datasets.read_svhn_mat(tmp_path / "svhn" / "test_32x32.mat"), images)
+
+
+def test_svhn_file_that_is_not_the_official_one_fails_its_md5(offline):
+    _write_svhn(offline / "d" / "svhn" / "train_32x32.mat", np.zeros((2, 32, 32, 3), np.uint8))
+    with pytest.raises(ValueError, match="corrupted: its md5"):
+        datasets.load("svhn", "train", data_dir=offline / "d")
+
+
+def test_missing_svhn_names_the_official_file(offline):
+    with pytest.raises(FileNotFoundError, match=r"svhn/test_32x32.mat \(checksum eb5a983b"):
+        datasets.load("svhn", "test")

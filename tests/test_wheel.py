@@ -1,0 +1,51 @@
+"""The built wheel carries the zoo entries and bundled test splits, and loads an entry."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir",
+                    str(tmp / "dist"), str(ROOT)], check=True, capture_output=True)
+    wheel = next((tmp / "dist").glob("keras_vae-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
+                    str(tmp / "site"), str(wheel)], check=True, capture_output=True)
+    return tmp
+
+
+@pytest.mark.timeout(600)
+def test_installed_wheel_loads_a_shipped_entry(installed):
+    script = """
+import json, pathlib, keras_vae
+from keras_vae import datasets, zoo
+print(json.dumps({
+    "file": keras_vae.__file__,
+    "shipped": [str(d) for d in zoo.shipped_dirs()],
+    "entries": zoo.available(),
+    "test_rows": int(datasets.load("binarized_mnist", "test").shape[0]),
+    "mnist_test_rows": int(datasets.load("mnist", "test").shape[0]),
+    "loaded": [type(zoo.load(name)).__name__ for name in zoo.available()],
+}))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_VAE_DATA_DIR", "KERAS_VAE_ZOO_DIR")}
+    env.update(PYTHONPATH=str(installed / "site"), KERAS_VAE_ZOO_DIR=str(installed / "empty"),
+               KERAS_HOME=str(installed / "keras_home"))
+    done = subprocess.run([sys.executable, "-c", script], cwd=installed, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    info = json.loads(done.stdout.strip().splitlines()[-1])
+    assert info["file"].startswith(str(installed / "site"))
+    assert info["shipped"] == [str(installed / "site" / "keras_vae" / "zoo_entries")]
+    assert info["test_rows"] == info["mnist_test_rows"] == 10000
+    shipped = sorted(d.name for d in (ROOT / "zoo").iterdir() if (d / "config.json").exists())
+    assert info["entries"] == shipped
+    assert len(info["loaded"]) == len(shipped)
