@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = ("cli", "datasets", "distributions", "evaluation", "layers", "likelihoods",
                "models", "networks", "objectives")
-_MODELS = ("IWAE", "VAE")
+_MODELS = ("CIWAE", "IWAE", "MIWAE", "PIWAE", "VAE")
 
 __all__ = list(_MODELS + _SUBMODULES)
 

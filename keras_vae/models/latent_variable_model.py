@@ -189,13 +189,10 @@ class LatentVariableModel(Trainer, keras.Model):
         x = ops.cast(x, "float32")
         mean, log_var = self.encode(x, training=training)
         z = self.sampler(mean, log_var, num_samples=num_samples, noise=noise)
-        params = self._decode_params(z, training=training)
+        log_px_z = self._log_px_z(x, z, training)
         # The log-weights are computed in float32 even under mixed precision.
-        params = tuple(ops.cast(p, "float32") for p in params) if isinstance(
-            params, (tuple, list)) else ops.cast(params, "float32")
         z, mean, log_var = (ops.cast(t, "float32") for t in (z, mean, log_var))
         latent_axes = tuple(range(2, len(z.shape)))
-        log_px_z = self.likelihood.log_prob(x, params)
         log_pz = ops.sum(distributions.standard_normal_log_prob(z), axis=latent_axes)
         log_qz = ops.sum(
             distributions.gaussian_log_prob(z, mean[None], log_var[None]), axis=latent_axes
@@ -209,6 +206,44 @@ class LatentVariableModel(Trainer, keras.Model):
             "log_var": log_var,
             "z": z,
         }
+
+    def _log_px_z(self, x, z, training=False):
+        params = self._decode_params(z, training=training)
+        params = tuple(ops.cast(p, "float32") for p in params) if isinstance(
+            params, (tuple, list)) else ops.cast(params, "float32")
+        return self.likelihood.log_prob(x, params)
+
+    def stl_log_weights(self, terms):
+        """log_w with log q evaluated at stopped encoder parameters (the path term only).
+
+        Its gradient with respect to the encoder flows only through z: the
+        "sticking the landing" estimator (Roeder et al. 2017, arXiv:1703.09194).
+        """
+        mean, log_var = ops.stop_gradient(terms["mean"]), ops.stop_gradient(terms["log_var"])
+        latent_axes = tuple(range(2, len(terms["z"].shape)))
+        log_qz = ops.sum(distributions.gaussian_log_prob(terms["z"], mean[None], log_var[None]),
+                         axis=latent_axes)
+        return terms["log_px_z"] + terms["log_pz"] - log_qz
+
+    def decoder_log_weights(self, x, terms, training=False):
+        """log_w as a function of the decoder alone: z and log q(z | x) stopped.
+
+        Same value as `terms["log_w"]`; its gradient reaches only the decoder,
+        which lets one surrogate give the decoder and the encoder different
+        gradients (DReG, PIWAE) without a second backward pass per part.
+        """
+        z = ops.stop_gradient(terms["z"])
+        log_px_z = self._log_px_z(ops.cast(x, "float32"), z, training)
+        return log_px_z + ops.stop_gradient(terms["log_pz"] - terms["log_qz"])
+
+    @property
+    def samples_per_step(self):
+        """Samples drawn per example in a training step (M * K for grouped bounds)."""
+        return self.num_samples
+
+    def surrogate(self, x, terms, training=False):
+        """Per-example objective whose gradient is the estimator's; defaults to the bound."""
+        return self.bound(terms)
 
     def analytic_kl(self, mean, log_var):
         """KL(q(z | x) || p(z)) per example, in closed form."""
@@ -225,10 +260,12 @@ class LatentVariableModel(Trainer, keras.Model):
         Returns a dict with `"loss"` (minimized), the model's true bound,
         `"log_px_z"` and the analytic `"kl"`, each a batch mean.
         """
-        terms = self.log_importance_weights(x, self.num_samples, noise=noise,
+        terms = self.log_importance_weights(x, self.samples_per_step, noise=noise,
                                             training=training)
         bound = ops.mean(self.bound(terms))
-        loss = -bound
+        surrogate = ops.mean(self.surrogate(x, terms, training))
+        # Gradient of the surrogate, value of the true bound.
+        loss = -(surrogate + ops.stop_gradient(bound - surrogate))
         if self.losses:
             loss = loss + ops.sum(ops.stack([ops.cast(l, "float32") for l in self.losses]))
         return {
