@@ -9,8 +9,8 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("cli", "datasets", "distributions", "evaluation", "layers", "likelihoods",
-               "models", "networks", "objectives")
+_SUBMODULES = ("cli", "datasets", "diagnostics", "distributions", "evaluation", "layers", "likelihoods",
+               "models", "networks", "objectives", "recipes", "training", "zoo")
 _MODELS = ("CIWAE", "IWAE", "MIWAE", "PIWAE", "VAE")
 
 __all__ = list(_MODELS + _SUBMODULES)

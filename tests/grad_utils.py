@@ -27,28 +27,3 @@ def value_and_grad(fn, x):
         g = xt.grad
     return np.float64(ops.convert_to_numpy(y)), ops.convert_to_numpy(g).astype(np.float64)
 
-
-def variable_gradients(variables, fn):
-    """Gradients of the scalar `fn()` w.r.t. Keras `variables`, as NumPy arrays (None -> 0)."""
-    name = keras.backend.backend()
-    if name == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            y = fn()
-        grads = tape.gradient(y, variables)
-    elif name == "jax":
-        import jax
-
-        def f(values):
-            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
-                return fn()
-
-        grads = jax.grad(f)([v.value for v in variables])
-    else:
-        for v in variables:
-            v.value.grad = None
-        fn().backward()
-        grads = [v.value.grad for v in variables]
-    return [np.zeros(tuple(v.shape)) if g is None else ops.convert_to_numpy(g).astype(np.float64)
-            for v, g in zip(variables, grads)]

@@ -52,4 +52,24 @@ def make_model(problem, cls=IWAE, mean_shift=0.0, log_var_shift=0.0, **kwargs):
     return model
 
 
-__all__ = ["make_problem", "make_model", "VAE", "IWAE"]
+def make_trainable_model(estimator, num_samples, mean_shift=0.0, problem=None):
+    """IWAE whose encoder is a trainable linear map set to the exact posterior (plus a shift)."""
+    problem = problem or make_problem()
+    d, D = problem["w"].shape[1], problem["w"].shape[0]
+    inputs = keras.Input((D,))
+    mean = keras.layers.Dense(d, name="mean")(inputs)
+    log_var = keras.layers.Dense(d, kernel_initializer="zeros", name="log_var")(inputs)
+    encoder = keras.Model(inputs, [mean, log_var])
+    encoder.get_layer("mean").set_weights([problem["enc_kernel"].astype("float32"),
+                                           (problem["enc_bias"] + mean_shift).astype("float32")])
+    encoder.get_layer("log_var").set_weights([np.zeros((D, d), "float32"),
+                                              problem["enc_log_var"].astype("float32")])
+    decoder = keras.Sequential([keras.Input((d,)), keras.layers.Dense(D)])
+    decoder.layers[-1].set_weights([problem["w"].T.astype("float32"), problem["b"].astype("float32")])
+    model = IWAE(encoder, decoder, likelihood=likelihoods.Gaussian(variance=problem["sigma"] ** 2),
+                 num_samples=num_samples, gradient_estimator=estimator, seed=0)
+    model.build((None, D))
+    return model, encoder, problem
+
+
+__all__ = ["make_problem", "make_model", "make_trainable_model", "VAE", "IWAE"]

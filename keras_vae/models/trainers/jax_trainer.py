@@ -66,6 +66,26 @@ class JAXTrainer(BaseTrainer):
         )
         return logs, (trainable, non_trainable, metrics_variables)
 
+    def gradients(self, loss_fn, variables):
+        """(loss, d loss / d variables) for a zero-argument scalar `loss_fn`.
+
+        Runs statelessly and then writes back the advanced seed state, so
+        repeated calls see fresh noise.
+        """
+        state = [v for v in self.non_trainable_variables if all(v is not w for w in variables)]
+
+        def f(values, state_values):
+            mapping = list(zip(variables, values)) + list(zip(state, state_values))
+            with StatelessScope(state_mapping=mapping) as scope:
+                loss = loss_fn()
+            return loss, [scope.get_current_value(v) for v in state]
+
+        (loss, new_state), grads = jax.value_and_grad(f, has_aux=True)(
+            [v.value for v in variables], [v.value for v in state])
+        for variable, value in zip(state, new_state):
+            variable.assign(value)
+        return loss, grads
+
     def make_inference_function(self, fn):
         variables = self.trainable_variables + self.non_trainable_variables
         state_variables = self.non_trainable_variables

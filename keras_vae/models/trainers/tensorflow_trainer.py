@@ -16,6 +16,12 @@ class TensorFlowTrainer(BaseTrainer):
         self.optimizer.apply(grads, variables)
         return self._update_trackers(losses, tf.shape(x)[0])
 
+    def gradients(self, loss_fn, variables):
+        """(loss, d loss / d variables) for a zero-argument scalar `loss_fn`."""
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        return loss, tape.gradient(loss, variables)
+
     def make_inference_function(self, fn):
         # Graph mode without XLA: the fastest path on CPU for these models,
         # and XLA recompiles for every new chunk shape.

@@ -22,6 +22,12 @@ class TorchTrainer(BaseTrainer):
         with torch.no_grad():
             return super().test_step(data)
 
+    def gradients(self, loss_fn, variables):
+        """(loss, d loss / d variables) for a zero-argument scalar `loss_fn`."""
+        loss = loss_fn()
+        grads = torch.autograd.grad(loss, [v.value for v in variables], allow_unused=True)
+        return loss.detach(), list(grads)
+
     def make_inference_function(self, fn):
         def run(*args):
             with torch.no_grad():
