@@ -276,7 +276,8 @@ class LatentVariableModel(Trainer, keras.Model):
         }
 
     def log_likelihood(self, x, num_samples=5000, batch_size=None, chunk_size=None,
-                       noise=None, return_ess=False, verbose="auto"):
+                       noise=None, return_ess=False, verbose="auto", method="is",
+                       num_chains=16, num_steps=500):
         """Importance-sampled estimate of log p(x) per example, in nats.
 
         log p(x) ~= L_K = log (1/K) sum_k w_k with z_k ~ q(z | x), which
@@ -294,10 +295,20 @@ class LatentVariableModel(Trainer, keras.Model):
                 array `x` (common random numbers; deterministic tests).
             return_ess: Also return the effective sample size per example.
             verbose: Progress bar (`"auto"`, 0 or 1).
+            method: `"is"` (importance sampling from q, above) or `"ais"`
+                (annealed importance sampling with HMC: `num_chains` chains of
+                `num_steps` temperatures each; see `keras_vae.ais`).
 
         Returns:
             NumPy array of shape `(n,)` (and the ESS array with `return_ess`).
         """
+        if method == "ais":
+            from keras_vae import ais
+
+            return ais.log_likelihood(self, x, num_chains=num_chains, num_steps=num_steps,
+                                      batch_size=batch_size or 100, verbose=verbose)
+        if method != "is":
+            raise ValueError(f"Expected `method` in ('is', 'ais'). Received: method={method!r}")
         from keras_vae import evaluation
 
         return evaluation.log_likelihood(

@@ -86,6 +86,16 @@ class JAXTrainer(BaseTrainer):
             variable.assign(value)
         return loss, grads
 
+    def value_and_input_gradient(self, fn, z):
+        """(fn(z), d sum(fn(z)) / dz): the gradient HMC needs, z a tensor."""
+
+        def total(z):
+            value = fn(z)
+            return value.sum(), value
+
+        (_, value), grad = jax.value_and_grad(total, has_aux=True)(z)
+        return value, grad
+
     def make_inference_function(self, fn):
         variables = self.trainable_variables + self.non_trainable_variables
         state_variables = self.non_trainable_variables

@@ -22,6 +22,14 @@ class TensorFlowTrainer(BaseTrainer):
             loss = loss_fn()
         return loss, tape.gradient(loss, variables)
 
+    def value_and_input_gradient(self, fn, z):
+        """(fn(z), d sum(fn(z)) / dz): the gradient HMC needs, z a tensor."""
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            value = fn(z)
+            total = tf.reduce_sum(value)
+        return value, tape.gradient(total, z)
+
     def make_inference_function(self, fn):
         # Graph mode without XLA: the fastest path on CPU for these models,
         # and XLA recompiles for every new chunk shape.

@@ -28,6 +28,14 @@ class TorchTrainer(BaseTrainer):
         grads = torch.autograd.grad(loss, [v.value for v in variables], allow_unused=True)
         return loss.detach(), list(grads)
 
+    def value_and_input_gradient(self, fn, z):
+        """(fn(z), d sum(fn(z)) / dz): the gradient HMC needs, z a tensor."""
+        with torch.enable_grad():
+            z = z.detach().requires_grad_(True)
+            value = fn(z)
+            (grad,) = torch.autograd.grad(value.sum(), z)
+        return value.detach(), grad
+
     def make_inference_function(self, fn):
         def run(*args):
             with torch.no_grad():
