@@ -31,8 +31,8 @@ def log_effective_sample_size(log_w):
 
 
 def _groups(log_w, num_groups):
-    """(M * K, batch) -> (M, K, batch)."""
-    return ops.reshape(log_w, (num_groups, -1) + tuple(log_w.shape[1:]))
+    """(M * K, batch) -> (M, K, batch); the sample axis is static, the batch may not be."""
+    return ops.reshape(log_w, (num_groups, log_w.shape[0] // num_groups, -1))
 
 
 def miwae_bound(log_w, num_groups):

@@ -140,3 +140,23 @@ def test_bad_arguments():
         MIWAE(encoder, decoder, num_groups=0)
     with pytest.raises(ValueError, match="beta"):
         CIWAE(encoder, decoder, beta=1.5)
+
+
+@pytest.mark.parametrize("cls,kw", [
+    (IWAE, {"num_samples": 3, "gradient_estimator": "stl"}),
+    (IWAE, {"num_samples": 3, "gradient_estimator": "dreg"}),
+    (MIWAE, {"num_groups": 2, "num_samples": 3, "gradient_estimator": "dreg"}),
+    (CIWAE, {"beta": 0.3, "num_samples": 3}),
+    (PIWAE, {"num_groups": 2, "num_samples": 3}),
+])
+def test_every_variant_trains_with_fit(binary_data, cls, kw):
+    model = cls(*tiny_networks(), seed=0, **kw)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    logs = model.fit(binary_data, batch_size=16, epochs=3, verbose=0).history
+    assert logs[model.bound_name][-1] > logs[model.bound_name][0]
+    np.testing.assert_allclose(logs["loss"], [-b for b in logs[model.bound_name]], rtol=1e-5)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        stream = tf.data.Dataset.from_tensor_slices(binary_data).batch(16)  # unknown batch size
+        assert np.isfinite(model.fit(stream, epochs=1, verbose=0).history["loss"][-1])
