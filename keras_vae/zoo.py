@@ -110,12 +110,21 @@ def load(name_or_dir):
 GOLDEN = "golden.json"
 
 
+def golden_noise(model, nll_points, num_samples, seed=0):
+    """The fixed standard-normal noise of an entry's golden NLL (common random numbers)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((num_samples, nll_points) + tuple(model.latent_shape), np.float32)
+
+
 def record_golden(name_or_dir, x, nll_points=100, num_samples=5000):
     """Stores reference outputs of an entry on fixed inputs, for regression tests.
 
     Deterministic outputs (posterior mean and log-variance, reconstruction)
     on the first 4 rows of `x`, and the K-sample NLL on the first
-    `nll_points` rows (random, so compared with a tolerance).
+    `nll_points` rows with the fixed noise of `golden_noise`, so every
+    backend can reproduce it up to float error.
     """
     import keras
     import numpy as np
@@ -125,14 +134,14 @@ def record_golden(name_or_dir, x, nll_points=100, num_samples=5000):
     few = np.asarray(x[:4], np.float32)
     mean, log_var = model.encode(few)
     ll = model.log_likelihood(np.asarray(x[:nll_points], np.float32), num_samples=num_samples,
-                              verbose=0)
+                              noise=golden_noise(model, nll_points, num_samples), verbose=0)
 
     def listed(t):
         return np.round(keras.ops.convert_to_numpy(t).astype(np.float64), 7).tolist()
 
     golden = {"rows": 4, "encoder_mean": listed(mean), "encoder_log_var": listed(log_var),
               "reconstruction": listed(model.reconstruct(few)), "nll_points": int(len(ll)),
-              "num_samples": num_samples, "nll": float(-ll.mean()),
+              "num_samples": num_samples, "noise_seed": 0, "nll": float(-ll.mean()),
               "backend": keras.backend.backend()}
     (entry / GOLDEN).write_text(json.dumps(golden))
     return golden
@@ -163,8 +172,13 @@ def save(model, directory, **metadata):
     serialized.pop("compile_config", None)  # entries load uncompiled
     config = {"model": serialized, "input_shape": [None, *model.input_event_shape]}
     (directory / CONFIG).write_text(json.dumps(config, indent=1))
+    # Weights from an uncompiled copy: an entry holds the model, not the
+    # optimizer state of the run that trained it.
+    bare = keras.saving.deserialize_keras_object(serialized, safe_mode=True)
+    bare.build((None, *model.input_event_shape))
+    bare.set_weights(model.get_weights())
     tmp = directory / ("tmp." + WEIGHTS)
-    model.save_weights(tmp)
+    bare.save_weights(tmp)
     os.replace(tmp, directory / WEIGHTS)
     recorded = {
         "name": directory.name,

@@ -39,6 +39,10 @@ def test_roundtrip_by_name_and_by_folder(entry, binary_data):
     assert meta["weights_sha256"] == zoo.sha256(folder / "model.weights.h5")
     assert meta["parameters"] == sum(int(np.prod(w.shape)) for w in model.trainable_weights)
     assert "1.00 ± 0.10" in (folder / "README.md").read_text()
+    import h5py
+
+    with h5py.File(folder / "model.weights.h5") as f:
+        assert "optimizer" not in f  # an entry stores the model, not the training state
     # A loaded entry can be compiled and fine-tuned.
     loaded = zoo.load("tiny_iwae")
     loaded.compile(optimizer="adam")
