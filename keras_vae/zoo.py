@@ -131,6 +131,7 @@ def record_golden(name_or_dir, x, nll_points=100, num_samples=5000):
 
     entry = _resolve(name_or_dir)
     model = load(entry)
+    nll_points = min(nll_points, len(x))
     few = np.asarray(x[:4], np.float32)
     mean, log_var = model.encode(few)
     ll = model.log_likelihood(np.asarray(x[:nll_points], np.float32), num_samples=num_samples,
