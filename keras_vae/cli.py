@@ -59,7 +59,7 @@ def quickstart(args):
             "epochs": args.epochs,
             "train bound": f"{history.history[cls.bound_name][-1]:.2f}",
             f"test NLL (K={args.num_samples})": f"{nll:.2f} ± {ll.std(ddof=1) / np.sqrt(len(ll)):.2f}",
-            "bits/dim": f"{evaluation.bits_per_dim(ll.mean(), 784):.4f}",
+            "bits/dim": f"{evaluation.bits_per_dim(ll.mean(), x_test.shape[1]):.4f}",
             "mean ESS": f"{ess.mean():.1f}",
             "train s": f"{train_time:.0f}",
             "eval points/s": f"{len(ll) / eval_time:.1f}",
@@ -81,7 +81,8 @@ def train(args):
     command = "keras-vae " + " ".join(args.argv)
     model, state = training.train(recipe, run_dir, epochs=args.epochs, data_dir=args.data_dir,
                                   seed=args.seed, train_limit=args.train_limit,
-                                  verbose=args.verbose, command=command)
+                                  nll_points=args.nll_points, verbose=args.verbose,
+                                  command=command)
     if args.skip_finish:
         print(f"stopped after {state['epoch']} epochs; run again without --skip-finish to "
               "evaluate and write the zoo entry")
@@ -94,31 +95,30 @@ def train(args):
     print(_table([results], list(results)))
 
 
-def evaluate(args):
-    import numpy as np
+def _entry_recipe(entry):
+    from keras_vae import recipes, zoo
 
-    from keras_vae import evaluation, recipes, training, zoo
+    return recipes.Recipe.from_metadata(zoo.read_metadata(entry)["recipe"])
+
+
+def evaluate(args):
+    from keras_vae import evaluation, training, zoo
 
     model = zoo.load(args.entry)
     model.compile()  # evaluate() needs a compiled model; no optimizer is used
-    meta = zoo.read_metadata(args.entry)
-    recipe = recipes.Recipe(**{k: v for k, v in meta["recipe"].items() if k != "total_epochs"})
-    test = training.load_test(recipe, args.data_dir)
+    test = training.load_test(_entry_recipe(args.entry), args.data_dir)
     test = test[: args.num_points] if args.num_points else test
-    ll, ess = model.log_likelihood(test, num_samples=args.num_samples, return_ess=True,
-                                   verbose=args.verbose)
-    bound = model.evaluate(test, batch_size=100, verbose=0, return_dict=True)
-    se = ll.std(ddof=1) / np.sqrt(len(ll))
-    row = {"entry": args.entry, "points": len(ll),
-           f"NLL K={args.num_samples}": f"{-ll.mean():.2f} ± {se:.2f}",
-           "bits/dim": f"{float(evaluation.bits_per_dim(ll.mean(), 784)):.4f}",
-           f"-L_{model.num_samples}": f"{-bound[model.bound_name]:.2f}",
-           "-ELBO": f"{-(bound['log_px_z'] - bound['kl']):.2f} (analytic KL)",
-           "mean ESS": f"{ess.mean():.1f}"}
+    s = evaluation.summarize(model, test, num_samples=args.num_samples, verbose=args.verbose)
+    row = {"entry": args.entry, "points": s["points"],
+           f"NLL K={args.num_samples}": f"{s['nll']:.2f} ± {s['nll_se']:.2f}",
+           "bits/dim": f"{s['bits_per_dim']:.4f}",
+           f"-L_{model.num_samples}": f"{s['bound']:.2f}",
+           "-ELBO": f"{s['elbo']:.2f} (analytic KL)",
+           "mean ESS": f"{s['ess']:.1f}"}
     print(_table([row], list(row)))
     if args.output:
         with open(args.output, "w") as f:
-            json.dump({**row, "nll": float(-ll.mean()), "nll_se": float(se)}, f, indent=1)
+            json.dump({**row, **s}, f, indent=1)
 
 
 def samples(args):
@@ -129,22 +129,25 @@ def samples(args):
     import numpy as np
     from matplotlib import pyplot as plt
 
-    from keras_vae import recipes, training, zoo
+    from keras_vae import training, zoo
 
     model = zoo.load(args.entry)
-    meta = zoo.read_metadata(args.entry)
-    recipe = recipes.Recipe(**{k: v for k, v in meta["recipe"].items() if k != "total_epochs"})
+    recipe = _entry_recipe(args.entry)
     test = training.load_test(recipe, args.data_dir)
     n = args.num
     drawn = keras.ops.convert_to_numpy(model.sample(n * n, seed=args.seed))
     originals = test[:n]
     recon = keras.ops.convert_to_numpy(model.reconstruct(originals))
-    shape = (28, 28)
+    # Means of p(x | z) are probabilities for Bernoulli, pixel values for 8-bit likelihoods.
+    top = 1.0 if recipe.likelihood == "bernoulli" else 255.0
+    height, width, channels = recipe.image_shape
     fig, axes = plt.subplots(n + 2, n, figsize=(n, n + 2))
     rows = [drawn[i * n:(i + 1) * n] for i in range(n)] + [originals, recon]
     for r, row in enumerate(rows):
         for c in range(n):
-            axes[r, c].imshow(np.reshape(row[c], shape), cmap="gray", vmin=0, vmax=1)
+            image = np.clip(np.reshape(row[c], (height, width, channels)) / top, 0, 1)
+            axes[r, c].imshow(image[..., 0] if channels == 1 else image, cmap="gray",
+                              vmin=0, vmax=1)
             axes[r, c].axis("off")
     fig.suptitle(f"{args.entry}: {n}x{n} samples (mean of p(x|z)); test images and reconstructions")
     out = args.out or f"{args.entry}_samples.png"
@@ -194,6 +197,8 @@ def main(argv=None):
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--train-limit", type=int, help="use only the first N training examples")
     tr.add_argument("--test-points", type=int, help="evaluate the entry on the first N test points")
+    tr.add_argument("--nll-points", type=int, default=500,
+                    help="held-out points of the K=5000 NLL recorded at each stage's end (0: none)")
     tr.add_argument("--device", help="device to record in the metadata")
     tr.add_argument("--skip-finish", action="store_true",
                     help="train only; do not evaluate or write the zoo entry")

@@ -57,9 +57,10 @@ _BINARIZED = {
     },
 }
 _BUNDLED_TEST = pathlib.Path(__file__).parent / "data" / "binarized_mnist_test.npz"
-# The original MNIST test images, byte for byte, so that zoo entries can be
-# evaluated on a machine without a data directory.
-_BUNDLED_IDX = {("mnist", "test"): pathlib.Path(__file__).parent / "data" / "mnist-t10k-images-idx3-ubyte.gz"}
+# The original MNIST and Fashion-MNIST test images, byte for byte, so that zoo
+# entries can be evaluated on a machine without a data directory.
+_BUNDLED_IDX = {(name, "test"): pathlib.Path(__file__).parent / "data" / f"{name}-t10k-images-idx3-ubyte.gz"
+                for name in ("mnist", "fashion_mnist")}
 
 NAMES = ("mnist", "binarized_mnist", "fashion_mnist", "svhn")
 
@@ -181,8 +182,8 @@ def load(name, split="train", data_dir=None):
         split: `"train"` or `"test"` (binarized MNIST also has `"valid"`).
         data_dir: Optional folder holding `<name>/<original file>`.
 
-    The MNIST and binarized MNIST test splits ship inside the package, so
-    evaluation on them needs no data directory.
+    The MNIST, binarized MNIST and Fashion-MNIST test splits ship inside the
+    package, so evaluation on them needs no data directory.
     """
     if name not in NAMES:
         raise ValueError(f"Unknown dataset {name!r}. Expected one of {list(NAMES)}.")

@@ -133,3 +133,32 @@ def log_likelihood(model, x, num_samples=5000, batch_size=None, chunk_size=None,
     if return_ess:
         return ll, np.concatenate([e[1] for e in estimates])
     return ll
+
+
+def summarize(model, x, num_samples=5000, verbose=0, batch_size=None):
+    """Test-set summary of a model: K-sample NLL with its standard error, bits/dim, bounds, ESS.
+
+    Returns a dict of floats: `nll` (nats, mean over examples) and `nll_se`
+    (standard error over examples), `bits_per_dim` (D = the model's event
+    size), `bound` (minus the model's training bound, L_k for its own k),
+    `elbo` (minus the ELBO with analytic KL), `ess` (mean effective sample
+    size of the K weights) and `points`.
+    """
+    if not model.compiled:
+        raise ValueError("`summarize` needs a compiled model: call `model.compile()` first "
+                         "(no optimizer is used).")
+    ll, ess = log_likelihood(model, x, num_samples=num_samples, batch_size=batch_size,
+                             return_ess=True, verbose=verbose)
+    bounds = model.evaluate(x, batch_size=batch_size or DEFAULT_BATCH_SIZE, verbose=0,
+                            return_dict=True)
+    num_dims = math.prod(model.input_event_shape)
+    return {
+        "nll": float(-ll.mean()),
+        "nll_se": float(ll.std(ddof=1) / math.sqrt(len(ll))) if len(ll) > 1 else float("nan"),
+        "bits_per_dim": float(bits_per_dim(ll.mean(), num_dims)),
+        "bound": float(-bounds[model.bound_name]),
+        "elbo": float(-(bounds["log_px_z"] - bounds["kl"])),
+        "ess": float(ess.mean()),
+        "points": int(len(ll)),
+        "num_samples": int(num_samples),
+    }

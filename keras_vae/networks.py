@@ -2,7 +2,9 @@
 
 `mlp_encoder` / `mlp_decoder` are the IWAE paper's one-stochastic-layer
 architecture: two deterministic tanh layers of 200 units around a
-50-dimensional latent (Burda et al. 2015, section 5).
+50-dimensional latent (Burda et al. 2015, section 5). `conv_encoder` /
+`conv_decoder` are the small convolutional pair of the 8-bit image entries
+(Fashion-MNIST, SVHN): stride-2 convolutions down, transposed ones up.
 """
 
 import math
@@ -61,4 +63,73 @@ def mlp_decoder(latent_dim, output_shape, hidden_units=(200, 200), activation="t
     if likelihood.num_params() == 2:
         outputs.append(keras.layers.Dense(size, name="raw_log_scale")(h))
     outputs = [keras.layers.Reshape(output_shape)(o) for o in outputs]
+    return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=name)
+
+
+def _check_image_shape(shape, num_layers, argument):
+    shape = tuple(shape)
+    if len(shape) != 3:
+        raise ValueError(f"Expected `{argument}` to be (height, width, channels). "
+                         f"Received: {argument}={shape}")
+    factor = 2**num_layers
+    if shape[0] % factor or shape[1] % factor:
+        raise ValueError(
+            f"Expected `{argument}` height and width divisible by {factor} (one halving per "
+            f"entry of `filters`). Received: {argument}={shape}")
+    return shape
+
+
+def conv_encoder(input_shape, latent_dim, filters=(32, 64), hidden_units=256,
+                 activation="relu", input_scale=None, min_variance=1e-6, name="encoder"):
+    """Convolutional encoder from images to `(mean, log_var)` of q(z | x).
+
+    Each entry of `filters` is a stride-2 3x3 convolution (halving height and
+    width), followed by a dense layer and the Gaussian head.
+
+    Args:
+        input_shape: `(height, width, channels)`, e.g. `(28, 28, 1)` or `(32, 32, 3)`.
+        latent_dim: Size of z.
+        input_scale: Optional `(scale, offset)` applied to x first; `(1/127.5, -1)`
+            maps 8-bit pixels to [-1, 1] so the network sees the raw data the
+            discretized logistic scores.
+    """
+    input_shape = _check_image_shape(input_shape, len(filters), "input_shape")
+    inputs = keras.Input(shape=input_shape, name="x")
+    h = inputs
+    if input_scale is not None:
+        h = keras.layers.Rescaling(input_scale[0], input_scale[1], name="rescale")(h)
+    for i, f in enumerate(filters):
+        h = keras.layers.Conv2D(f, 3, strides=2, padding="same", activation=activation,
+                                name=f"conv_{i}")(h)
+    h = keras.layers.Flatten()(h)
+    if hidden_units:
+        h = keras.layers.Dense(hidden_units, activation=activation, name="dense")(h)
+    mean, log_var = GaussianHead(latent_dim, min_variance=min_variance, name="posterior")(h)
+    return keras.Model(inputs, [mean, log_var], name=name)
+
+
+def conv_decoder(latent_dim, output_shape, filters=(64, 32), activation="relu",
+                 likelihood="discretized_logistic", name="decoder"):
+    """Convolutional decoder from z to the likelihood's parameters on images.
+
+    z is projected to a `(height / 2^n, width / 2^n, filters[0])` map; each
+    later entry of `filters` is a stride-2 transposed convolution, and the
+    output heads (one per likelihood parameter, `channels` each) are the last
+    stride-2 transposed convolution, so the n halvings of the encoder are
+    undone.
+    """
+    likelihood = likelihoods.get(likelihood)
+    output_shape = _check_image_shape(output_shape, len(filters), "output_shape")
+    n = len(filters)
+    height, width, channels = output_shape
+    inputs = keras.Input(shape=(latent_dim,), name="z")
+    h = keras.layers.Dense((height >> n) * (width >> n) * filters[0], activation=activation,
+                           name="project")(inputs)
+    h = keras.layers.Reshape((height >> n, width >> n, filters[0]))(h)
+    for i, f in enumerate(filters[1:]):
+        h = keras.layers.Conv2DTranspose(f, 3, strides=2, padding="same", activation=activation,
+                                         name=f"deconv_{i}")(h)
+    heads = ["loc", "raw_log_scale"][: likelihood.num_params()]
+    outputs = [keras.layers.Conv2DTranspose(channels, 3, strides=2, padding="same", name=head)(h)
+               for head in heads]
     return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=name)

@@ -3,11 +3,28 @@
 The MNIST recipes follow the IWAE paper (Burda et al. 2015, section 5):
 Adam (0.9, 0.999, eps 1e-4), batch 20, stage i = 0..7 of 3^i epochs at
 learning rate 1e-3 * 10^(-i/7) (3280 epochs in all), output bias at the
-logit of the mean training pixel.
+logit of the mean training pixel. The 8-bit image entries (Fashion-MNIST,
+SVHN) keep that optimizer and schedule with the small convolutional pair of
+`keras_vae.networks` and a discretized logistic likelihood on raw pixels.
 """
 
 import dataclasses
 import json
+import math
+
+_IMAGE_SHAPES = {"svhn": (32, 32, 3)}
+# Maps 8-bit pixels to [-1, 1] at the encoder's input.
+_INPUT_SCALE = (1 / 127.5, -1.0)
+
+DATA_CARDS = {
+    "mnist": "MNIST (LeCun, Cortes and Burges; CC BY-SA 3.0)",
+    "binarized_mnist": "Statically binarized MNIST (Larochelle and Murray 2011; from MNIST, "
+                       "CC BY-SA 3.0), the standard 50k/10k/10k split",
+    "fashion_mnist": "Fashion-MNIST (Xiao, Rasul and Vollgraf 2017, arXiv:1708.07747; Zalando "
+                     "Research, MIT licence), 8-bit grey levels",
+    "svhn": "SVHN cropped digits (Netzer et al. 2011; non-commercial use only), 32x32 RGB, "
+            "8-bit, train split only (the extra split is not used)",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +41,23 @@ class Recipe:
     anchor_nll: float = None
     anchor_source: str = ""
     dynamic_binarization: bool = False
+
+    @classmethod
+    def from_metadata(cls, recipe):
+        """The recipe recorded in an entry's metadata (`describe()`'s output)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in recipe.items() if k in fields})
+
+    @property
+    def image_shape(self):
+        return _IMAGE_SHAPES.get(self.dataset, (28, 28, 1))
+
+    @property
+    def input_shape(self):
+        """The event shape the model sees: flat pixels for the MLP, images for conv."""
+        if self.architecture == "mlp":
+            return (math.prod(self.image_shape),)
+        return self.image_shape
 
     @property
     def total_epochs(self):
@@ -44,21 +78,36 @@ class Recipe:
         """A fresh model for this recipe (output bias from `x_train` when given)."""
         from keras_vae import models, networks
 
-        if self.architecture != "mlp":
-            raise NotImplementedError(
-                f"The {self.architecture!r} architecture of {self.name!r} is not built yet.")
-        bias = None
-        if x_train is not None and self.likelihood == "bernoulli":
-            bias = networks.output_bias_from_data(x_train.reshape(len(x_train), -1))
-        encoder = networks.mlp_encoder((784,), self.latent_dim)
-        decoder = networks.mlp_decoder(self.latent_dim, (784,), likelihood=self.likelihood,
-                                       output_bias=bias)
+        if self.architecture == "conv":
+            encoder = networks.conv_encoder(self.input_shape, self.latent_dim,
+                                            input_scale=_INPUT_SCALE)
+            decoder = networks.conv_decoder(self.latent_dim, self.input_shape,
+                                            likelihood=self.likelihood)
+        elif self.architecture == "mlp":
+            bias = None
+            if x_train is not None and self.likelihood == "bernoulli":
+                bias = networks.output_bias_from_data(x_train.reshape(len(x_train), -1))
+            encoder = networks.mlp_encoder(self.input_shape, self.latent_dim)
+            decoder = networks.mlp_decoder(self.latent_dim, self.input_shape,
+                                           likelihood=self.likelihood, output_bias=bias)
+        else:
+            raise ValueError(f"Unknown architecture {self.architecture!r} in recipe {self.name!r}; "
+                             "expected 'mlp' or 'conv'.")
         cls = getattr(models, self.model)
         return cls(encoder, decoder, likelihood=self.likelihood, num_samples=self.num_samples,
                    seed=seed, name=self.name)
 
     def describe(self):
         return dataclasses.asdict(self) | {"total_epochs": self.total_epochs}
+
+    def architecture_text(self):
+        if self.architecture == "mlp":
+            return (f"IWAE paper MLP ({math.prod(self.image_shape)}-200-200-{self.latent_dim}, "
+                    "tanh)")
+        return (f"convolutional encoder (3x3 stride-2 convolutions of 32 and 64 channels, dense "
+                f"256, relu) and decoder (dense to 32 channels at 1/4 size, 3x3 stride-2 "
+                f"transposed convolutions of 16 channels and then the outputs), z of size "
+                f"{self.latent_dim}")
 
 
 _PAPER = "Burda et al. 2015 (arXiv:1509.00519), Table 1"
@@ -69,6 +118,10 @@ RECIPES = {r.name: r for r in [
            dynamic_binarization=True),
     Recipe("binarized_mnist_iwae", "binarized_mnist", "IWAE", 50, anchor_nll=87.10,
            anchor_source="Burda et al. 2015, appendix (static binarization)"),
+    *(Recipe(f"{data}_{model.lower()}", data, model, k, likelihood="discretized_logistic",
+             architecture="conv", latent_dim=latent)
+      for data, latent in (("fashion_mnist", 50), ("svhn", 100))
+      for model, k in (("VAE", 1), ("IWAE", 50))),
 ]}
 
 
@@ -80,7 +133,7 @@ def model_card(name, metadata):
         f"# {name}",
         "",
         f"{recipe.get('model', '?')} (k={recipe.get('num_samples', '?')}) on {recipe.get('dataset', '?')}, "
-        f"IWAE paper MLP (784-200-200-{recipe.get('latent_dim', 50)}, tanh), "
+        f"{Recipe.from_metadata(recipe).architecture_text()}, "
         f"{recipe.get('likelihood', '?')} likelihood.",
         "",
         "## Results",
@@ -105,13 +158,15 @@ def model_card(name, metadata):
         "",
         "## Data",
         "",
-        "MNIST (LeCun, Cortes and Burges; CC BY-SA 3.0)"
+        DATA_CARDS.get(recipe.get("dataset"), recipe.get("dataset", "?"))
         + (", dynamically binarized each epoch as in the IWAE paper; the test set is binarized "
            "once with a fixed seed." if recipe.get("dynamic_binarization") else "."),
         "",
         "## Citation",
         "",
         "Burda, Grosse, Salakhutdinov. Importance Weighted Autoencoders. ICLR 2016. arXiv:1509.00519.",
+        *(["", "Salimans et al. PixelCNN++ (the discretized logistic likelihood). arXiv:1701.05517."]
+          if recipe.get("likelihood") == "discretized_logistic" else []),
         "",
         "<details><summary>metadata.json</summary>\n\n```json\n"
         + json.dumps(metadata, indent=1, sort_keys=True) + "\n```\n</details>",

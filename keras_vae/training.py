@@ -10,7 +10,6 @@ kill mid-write loses at most the epoch in progress.
 """
 
 import json
-import math
 import os
 import pathlib
 import shutil
@@ -27,33 +26,41 @@ def _binarize(probs, seed, epoch):
     return (rng.random(probs.shape, dtype=np.float32) < probs).astype(np.float32)
 
 
-def load_test(recipe, data_dir=None):
-    """The recipe's test set as float32 (n, 784); dynamic MNIST is binarized once, seed 123."""
+def _prepare(recipe, images):
+    """uint8 images as the recipe's float32 model input `(n, *recipe.input_shape)`.
+
+    Bernoulli recipes see [0, 1] (intensities, for dynamic binarization);
+    8-bit likelihoods see the raw pixel values 0..255.
+    """
     from keras_vae import datasets
 
-    test = datasets.load(recipe.dataset, "test", data_dir).reshape(-1, 784)
-    if recipe.dynamic_binarization:
-        return _binarize(test.astype(np.float32) / 255.0, 123, 0)
-    return datasets.to_unit_interval(test)
+    images = images.reshape((len(images),) + recipe.input_shape)
+    if recipe.likelihood == "bernoulli":
+        return datasets.to_unit_interval(images)
+    return images.astype(np.float32)
+
+
+def load_test(recipe, data_dir=None):
+    """The recipe's test set as float32 model input; dynamic MNIST is binarized once, seed 123."""
+    from keras_vae import datasets
+
+    test = _prepare(recipe, datasets.load(recipe.dataset, "test", data_dir))
+    return _binarize(test, 123, 0) if recipe.dynamic_binarization else test
 
 
 def load_data(recipe, data_dir=None, train_limit=None, heldout_size=1000):
-    """(training source, held-out set, test set) for a recipe, as float32 (n, 784).
+    """(training source, held-out set, test set) for a recipe, as float32 model input.
 
     With dynamic binarization the training source holds pixel intensities in
     [0, 1], binarized afresh each epoch by `train`.
     """
     from keras_vae import datasets
 
-    train = datasets.load(recipe.dataset, "train", data_dir).reshape(-1, 784)
+    train = datasets.load(recipe.dataset, "train", data_dir)
     if train_limit:
         train = train[:train_limit]
-    if recipe.dynamic_binarization:
-        train = train.astype(np.float32) / 255.0
-    else:
-        train = datasets.to_unit_interval(train)
     test = load_test(recipe, data_dir)
-    return train, test[:heldout_size], test
+    return _prepare(recipe, train), test[:heldout_size], test
 
 
 def _save_checkpoint(model, run_dir, state):
@@ -138,7 +145,7 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
     model = recipe.build(train_x, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate(0), beta_1=0.9,
                                                   beta_2=0.999, epsilon=1e-4))
-    model.build((None, 784))
+    model.build((None,) + recipe.input_shape)
     state = _restore(model, run_dir) or {
         "epoch": 0, "history": [], "wall_time_s": 0.0, "seed": seed,
         "recipe": recipe.describe(), "backend": keras.backend.backend(), "command": command}
@@ -180,21 +187,19 @@ def finish(recipe, model, state, out_dir, run_dir=None, data_dir=None, test_poin
     test = load_test(recipe, data_dir)
     if test_points:
         test = test[:test_points]
-    ll, ess = model.log_likelihood(test, num_samples=5000, return_ess=True, verbose=verbose)
-    bound = model.evaluate(test, batch_size=100, verbose=0, return_dict=True)[model.bound_name]
-    se = ll.std(ddof=1) / math.sqrt(len(ll))
+    s = evaluation.summarize(model, test, num_samples=5000, verbose=verbose)
     results = {
-        "test NLL, K=5000 (nats)": f"{-ll.mean():.2f} ± {se:.2f}",
-        "test bits/dim": f"{float(evaluation.bits_per_dim(ll.mean(), 784)):.4f}",
-        f"test -L_{recipe.num_samples} (training bound)": f"{-bound:.2f}",
-        "test points": len(ll),
-        "mean ESS (K=5000)": f"{ess.mean():.1f}",
+        "test NLL, K=5000 (nats)": f"{s['nll']:.2f} ± {s['nll_se']:.2f}",
+        "test bits/dim": f"{s['bits_per_dim']:.4f}",
+        f"test -L_{recipe.num_samples} (training bound)": f"{s['bound']:.2f}",
+        "test points": s["points"],
+        "mean ESS (K=5000)": f"{s['ess']:.1f}",
     }
     out_dir = pathlib.Path(out_dir)
     zoo.save(model, out_dir, recipe=recipe.describe(), epochs=state["epoch"],
              wall_time_hours=round(state["wall_time_s"] / 3600, 2), seed=state["seed"],
              command=state.get("command", ""), results=results, backend=state.get("backend"),
-             results_raw={"nll": float(-ll.mean()), "nll_se": float(se), "points": len(ll)},
+             results_raw=s,
              **({"device": device} if device else {}))
     zoo.record_golden(out_dir, test)
     if run_dir is not None:

@@ -10,6 +10,8 @@ import pytest
 
 from keras_vae import datasets
 
+from svhn_files import write_svhn
+
 SHARED = os.environ.get("KERAS_VAE_DATA_DIR")
 needs_data = pytest.mark.skipif(
     not SHARED or not pathlib.Path(SHARED, "mnist").exists(),
@@ -42,6 +44,12 @@ def test_bundled_binarized_test_split_needs_no_data_dir(offline):
 def test_bundled_mnist_test_images_need_no_data_dir(offline):
     x = datasets.load("mnist", "test")
     assert x.shape == (10000, 28, 28) and x.mean() / 255 == pytest.approx(0.1325, abs=1e-4)
+
+
+def test_bundled_fashion_mnist_test_images_need_no_data_dir(offline):
+    x = datasets.load("fashion_mnist", "test")
+    # Mean grey level of the Fashion-MNIST test images, from the shared data's own files.
+    assert x.shape == (10000, 28, 28) and x.mean() / 255 == pytest.approx(0.2868, abs=1e-3)
 
 
 def test_missing_dataset_says_which_file_and_where(offline):
@@ -91,22 +99,14 @@ def test_to_unit_interval():
     assert datasets.to_unit_interval(np.array([0, 1], np.uint8)).tolist() == [0.0, 1.0]
 
 
-def _write_svhn(path, images):
-    from scipy import io
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    labels = np.arange(1, len(images) + 1, dtype=np.uint8)[:, None] % 10 + 1
-    io.savemat(path, {"X": np.transpose(images, (1, 2, 3, 0)), "y": labels})
-
-
 def test_svhn_reader_on_a_tiny_official_format_file(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
-    _write_svhn(tmp_path / "svhn" / "test_32x32.mat", images)
+    write_svhn(tmp_path / "svhn" / "test_32x32.mat", images)
     np.testing.assert_array_equal(datasets.read_svhn_mat(tmp_path / "svhn" / "test_32x32.mat"), images)
 
 
 def test_svhn_file_that_is_not_the_official_one_fails_its_md5(offline):
-    _write_svhn(offline / "d" / "svhn" / "train_32x32.mat", np.zeros((2, 32, 32, 3), np.uint8))
+    write_svhn(offline / "d" / "svhn" / "train_32x32.mat", np.zeros((2, 32, 32, 3), np.uint8))
     with pytest.raises(ValueError, match="corrupted: its md5"):
         datasets.load("svhn", "train", data_dir=offline / "d")
 

@@ -24,7 +24,7 @@ def test_entry_matches_its_golden_outputs(entry):
     golden = json.loads(golden_path.read_text())
     model = zoo.load(entry.name)  # checks the sha256
     meta = zoo.read_metadata(entry.name)
-    recipe = recipes.Recipe(**{k: v for k, v in meta["recipe"].items() if k != "total_epochs"})
+    recipe = recipes.Recipe.from_metadata(meta["recipe"])
     x = training.load_test(recipe)  # the bundled test split: no data directory needed
     few = x[: golden["rows"]]
     mean, log_var = model.encode(few)
