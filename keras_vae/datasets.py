@@ -204,6 +204,21 @@ def load(name, split="train", data_dir=None):
                                               data_dir, _BUNDLED_IDX.get((name, split))))
 
 
+def binarize(intensities, seed, epoch=0):
+    """A Bernoulli draw of each pixel from intensities in [0, 1] (dynamic binarization).
+
+    The IWAE paper draws a fresh binarization of MNIST every epoch; seeding
+    the draw by `(seed, epoch)` makes each epoch's data reproducible, so a
+    resumed run sees exactly the data an uninterrupted one would. Evaluation
+    uses one fixed draw.
+    """
+    intensities = np.asarray(intensities, np.float32)
+    if intensities.size and (intensities.min() < 0 or intensities.max() > 1):
+        raise ValueError("Expected `intensities` in [0, 1]; scale 8-bit images by 1/255 first.")
+    rng = np.random.default_rng([seed, epoch])
+    return (rng.random(intensities.shape, dtype=np.float32) < intensities).astype(np.float32)
+
+
 def to_unit_interval(images):
     """uint8 images to float32 in [0, 1]: {0, 1} stays binary, 0..255 is scaled."""
     images = np.asarray(images)

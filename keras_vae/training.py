@@ -21,11 +21,6 @@ import numpy as np
 STATE, CKPT, PREV = "state.json", "checkpoint.weights.h5", "previous.weights.h5"
 
 
-def _binarize(probs, seed, epoch):
-    rng = np.random.default_rng([seed, epoch])
-    return (rng.random(probs.shape, dtype=np.float32) < probs).astype(np.float32)
-
-
 def _prepare(recipe, images):
     """uint8 images as the recipe's float32 model input `(n, *recipe.input_shape)`.
 
@@ -45,7 +40,7 @@ def load_test(recipe, data_dir=None):
     from keras_vae import datasets
 
     test = _prepare(recipe, datasets.load(recipe.dataset, "test", data_dir))
-    return _binarize(test, 123, 0) if recipe.dynamic_binarization else test
+    return datasets.binarize(test, 123) if recipe.dynamic_binarization else test
 
 
 def load_data(recipe, data_dir=None, train_limit=None, heldout_size=1000):
@@ -137,6 +132,8 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
     """
     import keras
 
+    from keras_vae import datasets
+
     run_dir = pathlib.Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     target = epochs or recipe.total_epochs
@@ -155,7 +152,7 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
         epoch = state["epoch"]
         start = time.perf_counter()
         model.optimizer.learning_rate.assign(recipe.learning_rate(epoch))
-        x = _binarize(train_x, seed, epoch) if recipe.dynamic_binarization else train_x
+        x = datasets.binarize(train_x, seed, epoch) if recipe.dynamic_binarization else train_x
         x = x[np.random.default_rng([seed, epoch, 1]).permutation(len(x))]
         if verbose:
             print(f"epoch {epoch + 1}/{target} (stage {recipe.stage(epoch)}, "

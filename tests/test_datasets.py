@@ -94,6 +94,18 @@ def test_mnist_statistics_match_the_data_readme():
     assert x.mean() / 255 == pytest.approx(0.1325, abs=1e-4)
 
 
+def test_binarize_is_a_seeded_bernoulli_draw():
+    p = np.linspace(0, 1, 50_000, dtype=np.float32).reshape(100, 500)
+    a, b = datasets.binarize(p, 0, 1), datasets.binarize(p, 0, 1)
+    np.testing.assert_array_equal(a, b)
+    assert set(np.unique(a)) <= {0.0, 1.0}
+    assert not np.array_equal(a, datasets.binarize(p, 0, 2))  # a fresh draw each epoch
+    # Mean of the draw against the intensities: 50k Bernoulli draws, SE ~0.002.
+    assert abs(a.mean() - p.mean()) < 0.01
+    with pytest.raises(ValueError, match=r"`intensities` in \[0, 1\]"):
+        datasets.binarize(np.array([2.0]), 0)
+
+
 def test_to_unit_interval():
     assert datasets.to_unit_interval(np.array([0, 255], np.uint8)).tolist() == [0.0, 1.0]
     assert datasets.to_unit_interval(np.array([0, 1], np.uint8)).tolist() == [0.0, 1.0]
