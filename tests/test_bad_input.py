@@ -121,3 +121,49 @@ def test_noise_of_the_wrong_shape(binary_data):
         model.log_likelihood(binary_data, num_samples=4, noise=np.zeros((4, 10, 3)), verbose=0)
     with pytest.raises(ValueError, match="noise"):
         model.log_likelihood(binary_data, num_samples=5, noise=np.zeros((4, 64, 3)), verbose=0)
+
+
+def _batches_with_nan(binary_data, bad_batch=2, bad_row=3):
+    batches = [binary_data[i:i + 8].copy() for i in range(0, 48, 8)]
+    batches[bad_batch][bad_row, 5] = np.nan
+    return batches
+
+
+class _Batches(keras.utils.PyDataset):
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def __len__(self):
+        return len(self.batches)
+
+    def __getitem__(self, index):
+        return (self.batches[index],)
+
+
+@pytest.mark.parametrize("kind", ["generator", "py_dataset", "tf_data"])
+def test_nan_in_a_stream_stops_fit_at_that_batch_with_weights_intact(binary_data, kind):
+    batches = _batches_with_nan(binary_data)
+    if kind == "generator":
+        stream = ((b,) for b in batches)
+    elif kind == "py_dataset":
+        stream = _Batches(batches)
+    else:
+        tf = pytest.importorskip("tensorflow")
+        stream = tf.data.Dataset.from_tensor_slices(np.stack(batches))
+    model = IWAE(*tiny_networks(), num_samples=2, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    model.fit(binary_data[:8], batch_size=8, epochs=1, verbose=0)
+    seen = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append([np.array(w) for w in self.model.get_weights()])
+
+    with pytest.raises(ValueError, match=r"`x \(batch 2\)` contains NaN or inf \(first at "
+                                         r"example index 3\)"):
+        model.fit(stream, epochs=1, verbose=0, callbacks=[Record()])
+    # Batches 0 and 1 trained; the NaN batch never reached a step.
+    assert len(seen) <= 2
+    for w in model.get_weights():
+        assert np.all(np.isfinite(np.array(w)))

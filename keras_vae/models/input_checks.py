@@ -1,10 +1,47 @@
-"""Checks of user data before any work is done, so a bad array fails fast and changes nothing."""
+"""Checks of user data before any work is done, so a bad array fails fast and changes nothing.
+
+Arrays are checked whole before training starts. Streams (Python
+generators, `keras.utils.PyDataset`, `tf.data.Dataset`) are checked batch by
+batch as `fit` reads them, before the batch reaches a train step, so a NaN
+in batch i stops training with the weights of batch i - 1 intact.
+"""
+
+import types
 
 import keras
 import numpy as np
 from keras import ops
 
 from keras_vae import likelihoods
+
+
+def _first(batch):
+    x, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
+    return x[0] if isinstance(x, (tuple, list)) else x
+
+
+class _CheckedPyDataset(keras.utils.PyDataset):
+    """A `PyDataset` whose batches are checked as they are read."""
+
+    def __init__(self, inner, check):
+        super().__init__(workers=inner.workers, use_multiprocessing=inner.use_multiprocessing,
+                         max_queue_size=inner.max_queue_size)
+        self.inner, self.check = inner, check
+
+    def __len__(self):
+        return len(self.inner)
+
+    @property
+    def num_batches(self):
+        return self.inner.num_batches
+
+    def __getitem__(self, index):
+        batch = self.inner[index]
+        self.check(_first(batch), index)
+        return batch
+
+    def on_epoch_end(self):
+        self.inner.on_epoch_end()
 
 
 class InputChecks:
@@ -22,9 +59,8 @@ class InputChecks:
         """Raises a ValueError naming `name` if `x` cannot be fed to this model.
 
         Checks the shape against the encoder's input, NaN/inf (with the index
-        of the first bad example) and the likelihood's support. Datasets and
-        generators are not read here (`log_likelihood` checks each of their
-        batches; `fit` on a stream does not).
+        of the first bad example) and the likelihood's support. Streams are
+        not read here: `fit` and `log_likelihood` check each of their batches.
         """
         if x is None or not (isinstance(x, np.ndarray) or keras.ops.is_tensor(x)):
             return
@@ -40,12 +76,46 @@ class InputChecks:
             )
         likelihoods.check_data(self.likelihood, x, name)
 
+    def _check_batch(self, x, index):
+        self.check_data(np.asarray(ops.convert_to_numpy(x)), f"x (batch {index})")
+
+    def _checked_stream(self, x):
+        """Wraps a stream so each batch is checked before the step sees it."""
+        if isinstance(x, types.GeneratorType):
+            return (self._check_batch(_first(b), i) or b for i, b in enumerate(x))
+        if isinstance(x, keras.utils.PyDataset):
+            return _CheckedPyDataset(x, self._check_batch)
+        if type(x).__module__.startswith("tensorflow") and hasattr(x, "enumerate"):
+            import tensorflow as tf
+
+            def check(index, batch):
+                def run(i, values):
+                    self._check_batch(values.numpy(), int(i))
+                    return True
+
+                ok = tf.py_function(run, [index, _first(batch)], tf.bool)
+                with tf.control_dependencies([ok]):
+                    return tf.nest.map_structure(tf.identity, batch)
+
+            return x.enumerate().map(check)
+        return x
+
     def fit(self, x=None, y=None, *args, **kwargs):
         self.check_data(x, "x")
         validation = kwargs.get("validation_data")
         if validation is not None and not isinstance(validation, (tuple, list)):
             self.check_data(validation, "validation_data")
-        return super().fit(x, y, *args, **kwargs)
+        if x is not None and not (isinstance(x, np.ndarray) or keras.ops.is_tensor(x)):
+            x = self._checked_stream(x)
+        try:
+            return super().fit(x, y, *args, **kwargs)
+        except Exception as error:
+            # tf.data reports the check's ValueError wrapped in its own error type.
+            message = str(error)
+            if "`x (batch " in message and not isinstance(error, ValueError):
+                start = message.index("`x (batch ")
+                raise ValueError(message[start:].split("\n")[0]) from error
+            raise
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self.check_data(x, "x")
