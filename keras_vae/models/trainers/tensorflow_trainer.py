@@ -10,7 +10,11 @@ class TensorFlowTrainer(BaseTrainer):
         x = self._unpack(data)
         with tf.GradientTape() as tape:
             losses = self.compute_losses(x, training=True)
-            scaled = self.optimizer.scale_loss(losses["loss"])
+            # Under tf.distribute the optimizer sums the replicas' gradients:
+            # each replica's mean loss is divided by their number, so a step
+            # on N replicas equals a step on the whole batch on one device.
+            replicas = tf.distribute.get_strategy().num_replicas_in_sync
+            scaled = self.optimizer.scale_loss(losses["loss"] / replicas)
         variables = self.trainable_variables
         grads = tape.gradient(scaled, variables)
         self.optimizer.apply(grads, variables)
