@@ -145,6 +145,10 @@ def model_card(name, metadata):
         lines.append(f"| {key} | {value} |")
     if recipe.get("anchor_nll"):
         lines.append(f"| published NLL ({recipe.get('anchor_source')}) | {recipe['anchor_nll']} |")
+        measured = metadata.get("results_raw", {}).get("nll")
+        if measured is not None:
+            lines.append(f"| gap to the published NLL after {metadata.get('epochs')} of "
+                         f"{recipe.get('total_epochs')} epochs | {measured - recipe['anchor_nll']:+.2f} |")
     lines += [
         "",
         "## Training",
