@@ -1,7 +1,7 @@
 """Peak memory of the K-sample log-likelihood: flat in K (chunking), linear in the chunk.
 
     python -m benchmarks.memory                 # all backends, about 3 minutes on 2 cores
-    python -m benchmarks.memory --quick         # one backend, small K, under a minute
+    python -m benchmarks.memory --quick         # one backend, tiny K: a smoke run
 
 Evaluates the shipped `mnist_iwae` entry on the bundled MNIST test images.
 Each configuration runs in a fresh process, since peak RSS only grows: the
@@ -51,12 +51,27 @@ def worker(args):
 
 
 def _configs(quick):
-    ks = (50, 500, 2000) if quick else (50, 500, 5000, 20000)
-    batches = (25, 100) if quick else (25, 100, 400)
+    ks = (20, 200) if quick else (50, 500, 5000, 20000)
+    batches = (10, 40) if quick else (25, 100, 400)
     sweep_k = [{"sweep": "K", "k": k, "batch": 100, "chunk": None} for k in ks]
-    sweep_b = [{"sweep": "batch", "k": 500 if quick else 5000, "batch": b, "chunk": 100}
+    sweep_b = [{"sweep": "batch", "k": 200 if quick else 5000, "batch": b, "chunk": 100}
                for b in batches]
     return sweep_k + sweep_b
+
+
+COLUMNS = ["backend", "sweep", "K", "batch", "chunk", "pairs per chunk", "extra peak RSS (MiB)",
+           "RSS before (MiB)"]
+
+
+def render(payload):
+    """The markdown of a results payload (the README block is exactly this)."""
+    from benchmarks.common import markdown_table
+
+    env = payload["environment"]
+    return (f"Peak RSS of `log_likelihood` above the RSS before it, one process per row "
+            f"(`mnist_iwae`, 784-pixel Bernoulli decoder). Device: {env['device']}. "
+            f"Commit {env['commit']}, {env['date']}.\n\n" + markdown_table(payload["rows"], COLUMNS)
+            + f"\n\nCommand: `python -m benchmarks.memory{' --quick' if payload['quick'] else ''}`")
 
 
 def main(argv=None):
@@ -72,7 +87,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
-    from benchmarks.common import environment, markdown_table, run_worker, update_readme, write_results
+    from benchmarks.common import environment, run_worker, update_readme, write_results
 
     backends = args.backends[:1] if args.quick and "--backends" not in argv else args.backends
     rows = []
@@ -89,16 +104,11 @@ def main(argv=None):
                          "extra peak RSS (MiB)": f"{result['extra_mib']:.0f}",
                          "RSS before (MiB)": f"{result['rss_before_mib']:.0f}"})
             print(json.dumps(rows[-1]), flush=True)
-    env = environment(argv)
-    columns = ["backend", "sweep", "K", "batch", "chunk", "pairs per chunk", "extra peak RSS (MiB)",
-               "RSS before (MiB)"]
-    markdown = (f"Peak RSS of `log_likelihood` above the RSS before it, one process per row "
-                f"(`mnist_iwae`, 784-pixel Bernoulli decoder). Device: {env['device']}. "
-                f"Commit {env['commit']}, {env['date']}.\n\n" + markdown_table(rows, columns)
-                + f"\n\nCommand: `python -m benchmarks.memory{' --quick' if args.quick else ''}`")
+    payload = {"environment": environment(argv), "quick": args.quick, "rows": rows}
+    markdown = render(payload)
     print(markdown)
     name = "memory_quick" if args.quick else "memory"
-    write_results(name, {"environment": env, "rows": rows}, markdown)
+    write_results(name, payload, markdown)
     if not args.quick and not args.no_readme:
         update_readme("memory", markdown)
     return rows

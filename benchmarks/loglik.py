@@ -1,0 +1,212 @@
+"""Importance-sampled test log-likelihood of the zoo entries, beside the published numbers.
+
+    python -m benchmarks.loglik            # all test points on tensorflow, 1000 on jax and torch
+    python -m benchmarks.loglik --quick    # 100 points at K=500 on one backend: a smoke run
+
+Each (entry, backend) is evaluated in shards of test points, one fresh
+process a shard; every finished shard is stored under
+benchmarks/results/loglik/ at once, so a run that is stopped and started
+again continues where it stopped (`--max-shards` bounds one call). The
+tables (per entry, and the IWAE paper's Table 1 layout filled with this
+project's own entries) are written as JSON and markdown and into the README.
+`--plots` also draws the bound L_k against k for `mnist_iwae` and the
+held-out NLL against training epochs of every entry.
+"""
+
+import argparse
+import json
+import math
+import pathlib
+import sys
+
+FASTEST = "tensorflow"  # fastest K=5000 evaluator on CPU (benchmarks.throughput)
+BACKENDS = ("tensorflow", "jax", "torch")
+# Burda et al. 2015, Table 1 (MNIST, dynamic binarization, test NLL at K=5000).
+PAPER_TABLE1 = {
+    (1, "VAE", 1): 86.76, (1, "VAE", 5): 86.47, (1, "VAE", 50): 86.35,
+    (1, "IWAE", 1): 86.76, (1, "IWAE", 5): 85.54, (1, "IWAE", 50): 84.78,
+    (2, "VAE", 1): 85.33, (2, "VAE", 5): 85.01, (2, "VAE", 50): 84.78,
+    (2, "IWAE", 1): 85.33, (2, "IWAE", 5): 83.89, (2, "IWAE", 50): 82.90,
+}
+
+
+def worker(args):
+    import numpy as np
+
+    from keras_vae import evaluation, recipes, training, zoo
+
+    model = zoo.load(args.entry)
+    model.compile()
+    recipe = recipes.Recipe.from_metadata(zoo.read_metadata(args.entry)["recipe"])
+    x = training.load_test(recipe)[args.start:args.stop]
+    ll, ess = model.log_likelihood(x, num_samples=args.num_samples, return_ess=True, verbose=0)
+    bound = model.evaluate(x, batch_size=100, verbose=0, return_dict=True)[model.bound_name]
+    print(json.dumps({"start": args.start, "stop": args.stop, "n": int(len(ll)),
+                      "sum": float(ll.sum()), "sumsq": float(np.square(ll).sum()),
+                      "ess_sum": float(ess.sum()), "bound_sum": float(bound * len(ll)),
+                      "dims": int(math.prod(model.input_event_shape))}))
+
+
+def _shards(total, size):
+    return [(s, min(s + size, total)) for s in range(0, total, size)]
+
+
+def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards):
+    """Runs the missing shards of one (entry, backend); returns the stored record."""
+    from benchmarks.common import run_worker
+
+    path = store / f"{entry}.{backend}.json"
+    record = json.loads(path.read_text()) if path.exists() else {}
+    if record.get("num_samples") != num_samples or record.get("shard") != shard:
+        record = {"entry": entry, "backend": backend, "num_samples": num_samples, "shard": shard,
+                  "shards": []}
+    done = {(s["start"], s["stop"]) for s in record["shards"]}
+    ran = 0
+    for start, stop in _shards(points, shard):
+        if (start, stop) in done or ran >= max_shards:
+            continue
+        print(f"{entry} on {backend}: test points {start}-{stop} at K={num_samples}", flush=True)
+        record["shards"].append(run_worker("benchmarks.loglik", [
+            "--worker", "--entry", entry, "--start", str(start), "--stop", str(stop),
+            "--num-samples", str(num_samples)], {"KERAS_BACKEND": backend}))
+        ran += 1
+        store.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def summarize(record, wanted):
+    shards = [s for s in record["shards"] if s["stop"] <= wanted]
+    n = sum(s["n"] for s in shards)
+    if n == 0:
+        return None
+    mean = sum(s["sum"] for s in shards) / n
+    var = (sum(s["sumsq"] for s in shards) - n * mean**2) / max(n - 1, 1)
+    return {"points": n, "complete": n >= wanted, "nll": -mean,
+            "nll_se": math.sqrt(max(var, 0.0) / n),
+            "bits_per_dim": -mean / (shards[0]["dims"] * math.log(2)),
+            "bound": -sum(s["bound_sum"] for s in shards) / n,
+            "ess": sum(s["ess_sum"] for s in shards) / n}
+
+
+def _row(entry, meta, backend, s, num_samples):
+    recipe = meta["recipe"]
+    anchor = recipe.get("anchor_nll")
+    return {"entry": entry, "backend": backend,
+            "points": f"{s['points']}" + ("" if s["complete"] else " (partial)"),
+            f"NLL K={num_samples}": f"{s['nll']:.2f} ± {s['nll_se']:.2f}",
+            "bits/dim": f"{s['bits_per_dim']:.4f}",
+            "-L_k (training k)": f"{s['bound']:.2f} (k={recipe['num_samples']})",
+            "mean ESS": f"{s['ess']:.1f}", "epochs": meta.get("epochs", "?"),
+            "published": f"{anchor:.2f}" if anchor else "",
+            "gap": f"{s['nll'] - anchor:+.2f}" if anchor else ""}
+
+
+def table1(rows_by_entry, metas):
+    """The IWAE paper's Table 1 (MNIST) with this project's entries where they exist."""
+    cells = []
+    for layers in (1, 2):
+        for k in (1, 5, 50):
+            row = {"stochastic layers": layers, "k": k}
+            for model in ("VAE", "IWAE"):
+                mine = "not trained"
+                for entry, meta in metas.items():
+                    r = meta["recipe"]
+                    if (r["dataset"], r["model"], r["num_samples"], r.get("stochastic_layers", 1)) \
+                            == ("mnist", model, k, layers) and entry in rows_by_entry:
+                        s = rows_by_entry[entry]
+                        mine = f"{s['nll']:.2f} ({meta.get('epochs')} ep., {entry})"
+                row[f"{model} (ours)"] = mine
+                row[f"{model} (paper)"] = f"{PAPER_TABLE1[(layers, model, k)]:.2f}"
+            cells.append(row)
+    return cells
+
+
+def render(payload):
+    """The markdown of a results payload (the README block is exactly this)."""
+    from benchmarks.common import markdown_table
+
+    env, k, rows, t1 = (payload["environment"], payload["num_samples"], payload["rows"],
+                        payload["table1"])
+    return "\n".join([
+        (f"**Quick run ({k} samples, few points): a smoke test, not a result.** "
+         if payload["quick"] else "") +
+        f"Test NLL in nats (mean ± standard error over test points) with K={k} importance "
+        f"samples; bits/dim = NLL / (D ln 2); `-L_k` is the entry's training bound on the same "
+        f"points; published = the anchor of the entry's recipe. Device: {env['device']}. "
+        f"Commit {env['commit']}, {env['date']}.", "",
+        markdown_table(rows, list(rows[0]) if rows else []), "",
+        "IWAE paper Table 1 layout (MNIST, dynamic binarization; paper values from Burda et al. "
+        f"2015 after 3280 epochs; ours on {payload['reference_backend']}):", "",
+        markdown_table(t1, list(t1[0])), "",
+        f"Command: `python -m benchmarks.loglik{' --quick' if payload['quick'] else ''}`"])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100 points, K=500, one backend")
+    parser.add_argument("--entries", nargs="+", help="default: every zoo entry")
+    parser.add_argument("--backends", nargs="+", choices=BACKENDS)
+    parser.add_argument("--points", type=int, help="test points on the fastest backend")
+    parser.add_argument("--other-points", type=int, help="test points on the other backends")
+    parser.add_argument("--num-samples", type=int)
+    parser.add_argument("--shard", type=int, default=500)
+    parser.add_argument("--max-shards", type=int, default=10**9, help="shards to run in this call")
+    parser.add_argument("--plots", action="store_true")
+    parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--entry", help=argparse.SUPPRESS)
+    parser.add_argument("--start", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--stop", type=int, help=argparse.SUPPRESS)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args)
+    from benchmarks.common import RESULTS, environment, update_readme, write_results
+    from keras_vae import zoo
+
+    quick = args.quick
+    num_samples = args.num_samples or (500 if quick else 5000)
+    backends = args.backends or ([FASTEST] if quick else list(BACKENDS))
+    store = RESULTS / ("loglik_quick" if quick else "loglik")
+    if quick:
+        print("QUICK RUN: 100 test points at K=500, not comparable to published numbers.")
+    entries = args.entries or zoo.available()
+    metas = {e: zoo.read_metadata(e) for e in entries}
+    rows, fastest = [], {}
+    for entry in entries:
+        for backend in backends:
+            total = args.points if backend == backends[0] else args.other_points
+            test_size = 10000 if metas[entry]["recipe"]["dataset"] != "svhn" else 26032
+            total = min(total or (100 if quick else (test_size if backend == FASTEST else 1000)),
+                        test_size)
+            shard = min(args.shard, total)
+            record = evaluate_entry(entry, backend, total, num_samples, shard, store,
+                                    args.max_shards)
+            s = summarize(record, total)
+            if s is None:
+                continue
+            rows.append(_row(entry, metas[entry], backend, s, num_samples))
+            if backend == backends[0]:
+                fastest[entry] = s
+    payload = {"environment": environment(["benchmarks.loglik", *argv]), "quick": quick,
+               "num_samples": num_samples, "reference_backend": backends[0], "rows": rows,
+               "table1": table1(fastest, metas)}
+    markdown = render(payload)
+    print(markdown)
+    name = "loglik_quick" if quick else "loglik"
+    write_results(name, payload, markdown)
+    if not quick and not args.no_readme:
+        update_readme("loglik", markdown)
+    if args.plots:
+        from benchmarks.loglik_plots import bound_against_k, nll_against_epochs
+
+        suffix = "_quick" if quick else ""
+        bound_against_k("mnist_iwae", RESULTS / f"bound_vs_k{suffix}.png",
+                        points=20 if quick else 200, max_k=num_samples)
+        nll_against_epochs(entries, RESULTS / f"nll_vs_epochs{suffix}.png")
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Pictures for the log-likelihood results: L_k against k, held-out NLL against epochs."""
+
+import json
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    return plt
+
+
+def bound_against_k(entry, path, points=200, max_k=5000, seed=0):
+    """L_k for k = 1 .. max_k on the first `points` test points, from nested draws.
+
+    Every k uses the first k of the same max_k noise draws (common random
+    numbers), so the curve shows the bound itself tightening, not noise.
+    """
+    from keras_vae import recipes, training, zoo
+
+    model = zoo.load(entry)
+    recipe = recipes.Recipe.from_metadata(zoo.read_metadata(entry)["recipe"])
+    x = training.load_test(recipe)[:points]
+    noise = zoo.golden_noise(model, len(x), max_k, seed=seed)
+    ks = [k for k in (1, 2, 5, 10, 50, 100, 500, 1000, 5000, 20000) if k <= max_k]
+    bounds = [float(np.mean(model.log_likelihood(x, num_samples=k, noise=noise[:k], verbose=0)))
+              for k in ks]
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(ks, bounds, "o-", label=f"L_k, {entry}, {len(x)} test points")
+    ax.axhline(bounds[-1], color="grey", ls=":", label=f"L_{ks[-1]} (the reported log-likelihood)")
+    ax.set_xscale("log")
+    ax.set_xlabel("k (importance samples)")
+    ax.set_ylabel("mean bound (nats)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return dict(zip(ks, bounds))
+
+
+def nll_against_epochs(entries, path):
+    """Held-out -L_k per epoch and the K=5000 NLL checkpoints from each entry's history."""
+    from keras_vae import zoo
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    drawn = 0
+    for entry in entries:
+        history_path = zoo._resolve(entry) / "history.json"
+        if not history_path.exists():
+            continue
+        history = json.loads(history_path.read_text())
+        if history and history[0].get("heldout_bound", 0) < -1000:
+            continue  # 8-bit entries are thousands of nats: another scale
+        epochs = [h["epoch"] for h in history]
+        line, = ax.plot(epochs, [-h["heldout_bound"] for h in history], label=f"{entry} held-out -L_k")
+        nll = [(h["epoch"], h["nll_5000"]) for h in history if "nll_5000" in h]
+        if nll:
+            ax.plot(*zip(*nll), "o", color=line.get_color(), label=f"{entry} NLL K=5000")
+        drawn += 1
+    ax.set_xscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("nats (held-out test points)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return drawn

@@ -1,0 +1,64 @@
+"""The benchmark scripts run end to end on tiny inputs, and the README shows their JSON."""
+
+import importlib
+import json
+import pathlib
+import re
+
+import pytest
+
+from conftest import backend
+
+ROOT = pathlib.Path(__file__).parents[1]
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    from benchmarks import common
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    return tmp_path
+
+
+def test_loglik_runs_in_shards_and_resumes(results):
+    from benchmarks import loglik
+
+    args = ["--quick", "--entries", "mnist_iwae", "--backends", backend(), "--points", "6",
+            "--num-samples", "20", "--shard", "3", "--no-readme"]
+    rows = loglik.main(args + ["--max-shards", "1"])
+    assert rows[0]["points"] == "3 (partial)"
+    stored = results / "loglik_quick" / f"mnist_iwae.{backend()}.json"
+    first = json.loads(stored.read_text())["shards"]
+    rows = loglik.main(args)
+    assert rows[0]["points"] == "6"
+    shards = json.loads(stored.read_text())["shards"]
+    assert shards[0] == first[0] and [s["start"] for s in shards] == [0, 3]
+    nll, se = (float(v) for v in re.findall(r"[\d.]+", rows[0]["NLL K=20"]))
+    assert 60 < nll < 200 and se > 0  # an MNIST NLL in nats, with a spread over points
+    payload = json.loads((results / "loglik_quick.json").read_text())
+    assert loglik.render(payload) == (results / "loglik_quick.md").read_text().rstrip("\n")
+
+
+def test_memory_benchmark_runs(results):
+    from benchmarks import memory
+
+    rows = memory.main(["--quick", "--backends", backend(), "--no-readme"])
+    assert len(rows) == 4 and all(float(r["extra peak RSS (MiB)"]) >= 0 for r in rows)
+
+
+def _readme_block(name):
+    text = (ROOT / "README.md").read_text()
+    match = re.search(rf"<!-- {name}:start -->\n(.*?)\n<!-- {name}:end -->", text, re.S)
+    return match.group(1) if match else None
+
+
+@pytest.mark.parametrize("name,render", [("throughput", "markdown"), ("memory", "render"),
+                                         ("loglik", "render")])
+def test_readme_tables_are_generated_from_their_json(name, render):
+    path = ROOT / "benchmarks" / "results" / f"{name}.json"
+    block = _readme_block(name)
+    if not path.exists():
+        assert not block, f"README has a {name} table but there is no {path.name} behind it"
+        pytest.skip(f"{path.name} not measured yet")
+    module = importlib.import_module(f"benchmarks.{name}")
+    assert block == getattr(module, render)(json.loads(path.read_text()))
