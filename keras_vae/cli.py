@@ -167,11 +167,14 @@ def list_zoo(args):
             rows.append({"entry": name, "dataset": recipe.get("dataset", "?"),
                          "model": f"{recipe.get('model', '?')} k={recipe.get('num_samples', '?')}",
                          "test NLL (K=5000)": meta.get("results", {}).get("test NLL, K=5000 (nats)", "?"),
+                         "bits/dim": meta.get("results", {}).get("test bits/dim", "?"),
+                         "test points": meta.get("results", {}).get("test points", "?"),
                          "epochs": meta.get("epochs", "?"), "parameters": meta.get("parameters", "?")})
         else:
             r = recipes.RECIPES[name]
             rows.append({"entry": name, "dataset": r.dataset, "model": f"{r.model} k={r.num_samples}",
-                         "test NLL (K=5000)": "recipe only", "epochs": "", "parameters": ""})
+                         "test NLL (K=5000)": "recipe only", "bits/dim": "", "test points": "",
+                         "epochs": "", "parameters": ""})
     print(_table(rows, list(rows[0])))
 
 
