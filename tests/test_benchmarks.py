@@ -62,3 +62,16 @@ def test_readme_tables_are_generated_from_their_json(name, render):
         pytest.skip(f"{path.name} not measured yet")
     module = importlib.import_module(f"benchmarks.{name}")
     assert block == getattr(module, render)(json.loads(path.read_text()))
+
+
+def test_throughput_runs_on_tiny_inputs(results):
+    from benchmarks import throughput
+
+    payload = throughput.main(["--quick", "--backends", backend(), "--no-peers", "--output", "tiny",
+                               "--train-examples", "40", "--eval-points", "2",
+                               "--num-samples", "10", "--repeats", "1"])
+    trained = [r for r in payload["rows"] if "examples_per_s" in r]
+    assert len(trained) == len(throughput.CONFIGS) * len(throughput.BATCHES)
+    assert all(r["examples_per_s"] > 0 and r["backend"] == backend() for r in trained)
+    assert (results / "tiny.json").exists()
+    assert throughput.markdown(payload) == (results / "tiny.md").read_text().rstrip("\n")
