@@ -9,8 +9,10 @@ benchmarks/results/loglik/ at once, so a run that is stopped and started
 again continues where it stopped (`--max-shards` bounds one call). The
 tables (per entry, and the IWAE paper's Table 1 layout filled with this
 project's own entries) are written as JSON and markdown and into the README.
-`--plots` also draws the bound L_k against k for `mnist_iwae` and the
-held-out NLL against training epochs of every entry.
+`--ais-points N` adds annealed importance sampling (HMC) on the first N
+test points of the reference backend, the check of the IS estimate where its
+effective sample size is low. `--plots` also draws the bound L_k against k
+for `mnist_iwae` and the held-out NLL against training epochs of every entry.
 """
 
 import argparse
@@ -40,8 +42,16 @@ def worker(args):
     recipe = recipes.Recipe.from_metadata(zoo.read_metadata(args.entry)["recipe"])
     x = training.load_test(recipe)[args.start:args.stop]
     ll, ess = model.log_likelihood(x, num_samples=args.num_samples, return_ess=True, verbose=0)
+    paired = {}
+    if args.ais_steps:
+        # AIS replaces the estimate; IS on the same points gives the paired difference.
+        is_ll, ll = ll, model.log_likelihood(x, method="ais", num_chains=args.ais_chains,
+                                             num_steps=args.ais_steps, verbose=0)
+        diff = ll - is_ll
+        paired = {"is_sum": float(is_ll.sum()), "diff_sum": float(diff.sum()),
+                  "diff_sumsq": float(np.square(diff).sum())}
     bound = model.evaluate(x, batch_size=100, verbose=0, return_dict=True)[model.bound_name]
-    print(json.dumps({"start": args.start, "stop": args.stop, "n": int(len(ll)),
+    print(json.dumps({**paired, "start": args.start, "stop": args.stop, "n": int(len(ll)),
                       "sum": float(ll.sum()), "sumsq": float(np.square(ll).sum()),
                       "ess_sum": float(ess.sum()), "bound_sum": float(bound * len(ll)),
                       "dims": int(math.prod(model.input_event_shape))}))
@@ -51,24 +61,30 @@ def _shards(total, size):
     return [(s, min(s + size, total)) for s in range(0, total, size)]
 
 
-def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards):
-    """Runs the missing shards of one (entry, backend); returns the stored record."""
+def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards, ais=None):
+    """Runs the missing shards of one (entry, backend); returns the stored record.
+
+    `ais=(chains, steps)` runs annealed importance sampling instead of IS.
+    """
     from benchmarks.common import run_worker
 
-    path = store / f"{entry}.{backend}.json"
+    path = store / (f"{entry}.{backend}.json" if ais is None else f"{entry}.{backend}.ais.json")
     record = json.loads(path.read_text()) if path.exists() else {}
-    if record.get("num_samples") != num_samples or record.get("shard") != shard:
-        record = {"entry": entry, "backend": backend, "num_samples": num_samples, "shard": shard,
+    method = {"num_samples": num_samples} if ais is None else {"ais_chains": ais[0],
+                                                              "ais_steps": ais[1]}
+    if record.get("method") != method or record.get("shard") != shard:
+        record = {"entry": entry, "backend": backend, "method": method, "shard": shard,
                   "shards": []}
+    extra = [] if ais is None else ["--ais-chains", str(ais[0]), "--ais-steps", str(ais[1])]
     done = {(s["start"], s["stop"]) for s in record["shards"]}
     ran = 0
     for start, stop in _shards(points, shard):
         if (start, stop) in done or ran >= max_shards:
             continue
-        print(f"{entry} on {backend}: test points {start}-{stop} at K={num_samples}", flush=True)
+        print(f"{entry} on {backend}: test points {start}-{stop}, {method}", flush=True)
         record["shards"].append(run_worker("benchmarks.loglik", [
             "--worker", "--entry", entry, "--start", str(start), "--stop", str(stop),
-            "--num-samples", str(num_samples)], {"KERAS_BACKEND": backend}))
+            "--num-samples", str(num_samples), *extra], {"KERAS_BACKEND": backend}))
         ran += 1
         store.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=1))
@@ -82,22 +98,30 @@ def summarize(record, wanted):
         return None
     mean = sum(s["sum"] for s in shards) / n
     var = (sum(s["sumsq"] for s in shards) - n * mean**2) / max(n - 1, 1)
-    return {"points": n, "complete": n >= wanted, "nll": -mean,
+    paired = {}
+    if "diff_sum" in shards[0]:
+        d = sum(s["diff_sum"] for s in shards) / n
+        d_var = (sum(s["diff_sumsq"] for s in shards) - n * d**2) / max(n - 1, 1)
+        paired = {"is_nll": -sum(s["is_sum"] for s in shards) / n, "gain": d,
+                  "gain_se": math.sqrt(max(d_var, 0.0) / n)}
+    return {**paired, "points": n, "complete": n >= wanted, "nll": -mean,
             "nll_se": math.sqrt(max(var, 0.0) / n),
             "bits_per_dim": -mean / (shards[0]["dims"] * math.log(2)),
             "bound": -sum(s["bound_sum"] for s in shards) / n,
             "ess": sum(s["ess_sum"] for s in shards) / n}
 
 
-def _row(entry, meta, backend, s, num_samples):
+def _row(entry, meta, backend, s, num_samples, ais=None):
     recipe = meta["recipe"]
     anchor = recipe.get("anchor_nll")
+    ais_text = (f"{ais['nll']:.2f} vs IS {ais['is_nll']:.2f}, gain {ais['gain']:+.2f} ± "
+                f"{ais['gain_se']:.2f} ({ais['points']} points)") if ais else ""
     return {"entry": entry, "backend": backend,
             "points": f"{s['points']}" + ("" if s["complete"] else " (partial)"),
             f"NLL K={num_samples}": f"{s['nll']:.2f} ± {s['nll_se']:.2f}",
             "bits/dim": f"{s['bits_per_dim']:.4f}",
             "-L_k (training k)": f"{s['bound']:.2f} (k={recipe['num_samples']})",
-            "mean ESS": f"{s['ess']:.1f}", "epochs": meta.get("epochs", "?"),
+            "mean ESS": f"{s['ess']:.1f}", "NLL AIS": ais_text, "epochs": meta.get("epochs", "?"),
             "published": f"{anchor:.2f}" if anchor else "",
             "gap": f"{s['nll'] - anchor:+.2f}" if anchor else ""}
 
@@ -133,7 +157,11 @@ def render(payload):
          if payload["quick"] else "") +
         f"Test NLL in nats (mean ± standard error over test points) with K={k} importance "
         f"samples; bits/dim = NLL / (D ln 2); `-L_k` is the entry's training bound on the same "
-        f"points; published = the anchor of the entry's recipe. Device: {env['device']}. "
+        f"points; NLL AIS = annealed importance sampling (HMC, {payload.get('ais', '')}) on "
+        f"the first test points, beside IS on the same points (gain = the paired mean of "
+        f"log p_AIS - log p_IS; positive: the IS estimate was loose); published = the anchor "
+        f"of the entry's recipe. "
+        f"Device: {env['device']}. "
         f"Commit {env['commit']}, {env['date']}.", "",
         markdown_table(rows, list(rows[0]) if rows else []), "",
         "IWAE paper Table 1 layout (MNIST, dynamic binarization; paper values from Burda et al. "
@@ -152,6 +180,10 @@ def main(argv=None):
     parser.add_argument("--num-samples", type=int)
     parser.add_argument("--shard", type=int, default=500)
     parser.add_argument("--max-shards", type=int, default=10**9, help="shards to run in this call")
+    parser.add_argument("--ais-points", type=int, help="AIS on the first N test points "
+                        "(reference backend; default 100, 0 in --quick)")
+    parser.add_argument("--ais-chains", type=int, default=16)
+    parser.add_argument("--ais-steps", type=int, default=500)
     parser.add_argument("--plots", action="store_true")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -186,10 +218,18 @@ def main(argv=None):
             s = summarize(record, total)
             if s is None:
                 continue
-            rows.append(_row(entry, metas[entry], backend, s, num_samples))
+            ais = None
+            ais_points = min(args.ais_points if args.ais_points is not None else
+                             (0 if quick else 100), total)
+            if backend == backends[0] and ais_points:
+                record = evaluate_entry(entry, backend, ais_points, num_samples, ais_points, store,
+                                        args.max_shards, ais=(args.ais_chains, args.ais_steps))
+                ais = summarize(record, ais_points)
+            rows.append(_row(entry, metas[entry], backend, s, num_samples, ais))
             if backend == backends[0]:
                 fastest[entry] = s
     payload = {"environment": environment(["benchmarks.loglik", *argv]), "quick": quick,
+               "ais": f"{args.ais_chains} chains x {args.ais_steps} steps",
                "num_samples": num_samples, "reference_backend": backends[0], "rows": rows,
                "table1": table1(fastest, metas)}
     markdown = render(payload)

@@ -24,7 +24,8 @@ def test_loglik_runs_in_shards_and_resumes(results):
     from benchmarks import loglik
 
     args = ["--quick", "--entries", "mnist_iwae", "--backends", backend(), "--points", "6",
-            "--num-samples", "20", "--shard", "3", "--no-readme"]
+            "--num-samples", "20", "--shard", "3", "--no-readme", "--ais-points", "2",
+            "--ais-chains", "2", "--ais-steps", "5"]
     rows = loglik.main(args + ["--max-shards", "1"])
     assert rows[0]["points"] == "3 (partial)"
     stored = results / "loglik_quick" / f"mnist_iwae.{backend()}.json"
@@ -35,6 +36,7 @@ def test_loglik_runs_in_shards_and_resumes(results):
     assert shards[0] == first[0] and [s["start"] for s in shards] == [0, 3]
     nll, se = (float(v) for v in re.findall(r"[\d.]+", rows[0]["NLL K=20"]))
     assert 60 < nll < 200 and se > 0  # an MNIST NLL in nats, with a spread over points
+    assert "(2 points)" in rows[0]["NLL AIS"]
     payload = json.loads((results / "loglik_quick.json").read_text())
     assert loglik.render(payload) == (results / "loglik_quick.md").read_text().rstrip("\n")
 
