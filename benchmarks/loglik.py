@@ -167,7 +167,7 @@ def render(payload):
         "IWAE paper Table 1 layout (MNIST, dynamic binarization; paper values from Burda et al. "
         f"2015 after 3280 epochs; ours on {payload['reference_backend']}):", "",
         markdown_table(t1, list(t1[0])), "",
-        f"Command: `python -m benchmarks.loglik{' --quick' if payload['quick'] else ''}`"])
+        f"Command: `python -m {' '.join(env['argv'])}`"])
 
 
 def main(argv=None):
