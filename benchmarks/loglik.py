@@ -43,7 +43,7 @@ def worker(args):
     x = training.load_test(recipe)[args.start:args.stop]
     ll, ess = model.log_likelihood(x, num_samples=args.num_samples, return_ess=True, verbose=0)
     paired = {}
-    if args.ais_steps:
+    if args.ais:
         # AIS replaces the estimate; IS on the same points gives the paired difference.
         is_ll, ll = ll, model.log_likelihood(x, method="ais", num_chains=args.ais_chains,
                                              num_steps=args.ais_steps, verbose=0)
@@ -75,7 +75,8 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     if record.get("method") != method or record.get("shard") != shard:
         record = {"entry": entry, "backend": backend, "method": method, "shard": shard,
                   "shards": []}
-    extra = [] if ais is None else ["--ais-chains", str(ais[0]), "--ais-steps", str(ais[1])]
+    extra = [] if ais is None else ["--ais", "--ais-chains", str(ais[0]),
+                                    "--ais-steps", str(ais[1])]
     done = {(s["start"], s["stop"]) for s in record["shards"]}
     ran = 0
     for start, stop in _shards(points, shard):
@@ -187,6 +188,7 @@ def main(argv=None):
     parser.add_argument("--plots", action="store_true")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ais", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--entry", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stop", type=int, help=argparse.SUPPRESS)
