@@ -105,9 +105,9 @@ class Recipe:
             return (f"IWAE paper MLP ({math.prod(self.image_shape)}-200-200-{self.latent_dim}, "
                     "tanh)")
         return (f"convolutional encoder (3x3 stride-2 convolutions of 32 and 64 channels, dense "
-                f"256, relu) and decoder (dense to 32 channels at 1/4 size, 3x3 stride-2 "
-                f"transposed convolutions of 16 channels and then the outputs), z of size "
-                f"{self.latent_dim}")
+                f"256, relu) and decoder (dense to 64 channels at 1/4 size, a 3x3 stride-2 "
+                f"transposed convolution of 32 channels, then one 3x3 stride-2 transposed "
+                f"convolution per likelihood parameter), z of size {self.latent_dim}")
 
 
 _PAPER = "Burda et al. 2015 (arXiv:1509.00519), Table 1"
