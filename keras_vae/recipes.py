@@ -125,6 +125,14 @@ RECIPES = {r.name: r for r in [
 ]}
 
 
+def _architecture_text(recipe):
+    # Entries saved by users through `zoo.save` may record only part of a recipe.
+    required = {f.name for f in dataclasses.fields(Recipe) if f.default is dataclasses.MISSING}
+    if not required <= set(recipe):
+        return "architecture in config.json"
+    return Recipe.from_metadata(recipe).architecture_text()
+
+
 def model_card(name, metadata):
     """Markdown model card from an entry's metadata."""
     results = metadata.get("results", {})
@@ -133,7 +141,7 @@ def model_card(name, metadata):
         f"# {name}",
         "",
         f"{recipe.get('model', '?')} (k={recipe.get('num_samples', '?')}) on {recipe.get('dataset', '?')}, "
-        f"{Recipe.from_metadata(recipe).architecture_text()}, "
+        f"{_architecture_text(recipe)}, "
         f"{recipe.get('likelihood', '?')} likelihood.",
         "",
         "## Results",
