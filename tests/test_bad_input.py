@@ -141,16 +141,20 @@ class _Batches(keras.utils.PyDataset):
         return (self.batches[index],)
 
 
-@pytest.mark.parametrize("kind", ["generator", "py_dataset", "tf_data"])
+@pytest.mark.parametrize("kind", ["generator", "py_dataset", "tf_data", "dataloader"])
 def test_nan_in_a_stream_stops_fit_at_that_batch_with_weights_intact(binary_data, kind):
     batches = _batches_with_nan(binary_data)
     if kind == "generator":
         stream = ((b,) for b in batches)
     elif kind == "py_dataset":
         stream = _Batches(batches)
-    else:
+    elif kind == "tf_data":
         tf = pytest.importorskip("tensorflow")
         stream = tf.data.Dataset.from_tensor_slices(np.stack(batches))
+    else:
+        torch = pytest.importorskip("torch")
+        stream = torch.utils.data.DataLoader(
+            torch.utils.data.TensorDataset(torch.from_numpy(np.concatenate(batches))), batch_size=8)
     model = IWAE(*tiny_networks(), num_samples=2, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     model.fit(binary_data[:8], batch_size=8, epochs=1, verbose=0)

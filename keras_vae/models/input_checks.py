@@ -1,7 +1,7 @@
 """Checks of user data before any work is done, so a bad array fails fast and changes nothing.
 
 Arrays are checked whole before training starts. Streams (Python
-generators, `keras.utils.PyDataset`, `tf.data.Dataset`) are checked batch by
+generators, `keras.utils.PyDataset`, `tf.data.Dataset`, torch `DataLoader`) are checked batch by
 batch as `fit` reads them, before the batch reaches a train step, so a NaN
 in batch i stops training with the weights of batch i - 1 intact.
 """
@@ -42,6 +42,22 @@ class _CheckedPyDataset(keras.utils.PyDataset):
 
     def on_epoch_end(self):
         self.inner.on_epoch_end()
+
+
+def _checked_dataloader(loader, check):
+    """A `DataLoader` (Keras accepts no other torch type) over `loader`'s checked batches."""
+    import torch
+
+    class Checked(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            for index, batch in enumerate(loader):
+                check(_first(batch), index)
+                yield batch
+
+        def __len__(self):
+            return len(loader)
+
+    return torch.utils.data.DataLoader(Checked(), batch_size=None)
 
 
 class InputChecks:
@@ -85,6 +101,8 @@ class InputChecks:
             return (self._check_batch(_first(b), i) or b for i, b in enumerate(x))
         if isinstance(x, keras.utils.PyDataset):
             return _CheckedPyDataset(x, self._check_batch)
+        if type(x).__name__ == "DataLoader" and type(x).__module__.startswith("torch"):
+            return _checked_dataloader(x, self._check_batch)
         if type(x).__module__.startswith("tensorflow") and hasattr(x, "enumerate"):
             import tensorflow as tf
 
