@@ -92,7 +92,8 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     return record
 
 
-def summarize(record, wanted):
+def combine_shards(record, wanted):
+    """Mean, standard error and bounds of the first `wanted` points from stored shard sums."""
     shards = [s for s in record["shards"] if s["stop"] <= wanted]
     n = sum(s["n"] for s in shards)
     if n == 0:
@@ -217,7 +218,7 @@ def main(argv=None):
             shard = min(args.shard, total)
             record = evaluate_entry(entry, backend, total, num_samples, shard, store,
                                     args.max_shards)
-            s = summarize(record, total)
+            s = combine_shards(record, total)
             if s is None:
                 continue
             ais = None
@@ -226,7 +227,7 @@ def main(argv=None):
             if backend == backends[0] and ais_points:
                 record = evaluate_entry(entry, backend, ais_points, num_samples, ais_points, store,
                                         args.max_shards, ais=(args.ais_chains, args.ais_steps))
-                ais = summarize(record, ais_points)
+                ais = combine_shards(record, ais_points)
             rows.append(_row(entry, metas[entry], backend, s, num_samples, ais))
             if backend == backends[0]:
                 fastest[entry] = s
