@@ -18,7 +18,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_vae import distributions
 from keras_vae._checks import check_positive_int
 
 _compiled = weakref.WeakKeyDictionary()
@@ -33,10 +32,7 @@ def sigmoid_schedule(num_steps, sharpness=4.0):
 
 def _log_terms(model, x, z, mean, log_var):
     """log p(x, z) and log q(z | x), each (chains, batch)."""
-    axes = tuple(range(2, len(z.shape)))
-    log_joint = model._log_px_z(x, z) + ops.sum(distributions.standard_normal_log_prob(z), axis=axes)
-    log_q = ops.sum(distributions.gaussian_log_prob(z, mean[None], log_var[None]), axis=axes)
-    return log_joint, log_q
+    return model.log_joint(x, z), model.log_q(z, mean, log_var)
 
 
 def _transition(model, leapfrog_steps):
@@ -81,7 +77,7 @@ def ais_batch(model, x, num_chains, num_steps, leapfrog_steps=5, step_size=0.05,
     x = ops.convert_to_tensor(np.asarray(x, np.float32))
     mean, log_var = model.encode(x)
     mean, log_var = ops.cast(mean, "float32"), ops.cast(log_var, "float32")
-    z = model.sampler(mean, log_var, num_samples=num_chains)
+    z, _ = model._sample_posterior(mean, log_var, num_chains)
     log_w = ops.zeros(ops.shape(z)[:2])
     batch = int(x.shape[0])
     # One step size per example, adapted towards the target acceptance rate.

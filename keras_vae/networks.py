@@ -5,6 +5,7 @@ architecture: two deterministic tanh layers of 200 units around a
 50-dimensional latent (Burda et al. 2015, section 5). `conv_encoder` /
 `conv_decoder` are the small convolutional pair of the 8-bit image entries
 (Fashion-MNIST, SVHN): stride-2 convolutions down, transposed ones up.
+`mlp_hierarchy` is the paper's model with two (or more) stochastic layers.
 """
 
 import math
@@ -25,6 +26,35 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(200, 200), activation="ta
         h = keras.layers.Dense(units, activation=activation, name=f"dense_{i}")(h)
     mean, log_var = GaussianHead(latent_dim, min_variance=min_variance, name="posterior")(h)
     return keras.Model(inputs, [mean, log_var], name=name)
+
+
+def mlp_hierarchy(input_shape, latent_dims=(100, 50), hidden_units=((100, 100), (50, 50)),
+                  activation="tanh", likelihood="bernoulli", output_bias=None, min_variance=1e-6):
+    """Encoder and decoder lists of the IWAE paper's model with stochastic layers.
+
+    The paper's two-layer MNIST model (Burda et al. 2015, section 5) is the
+    default: x -> 100 -> 100 -> z_1 (100) -> 50 -> 50 -> z_2 (50), and the
+    mirror image for p(z_1 | z_2) and p(x | z_1). Layer i's deterministic
+    units `hidden_units[i]` sit between z_i (x for i = 0) and z_(i+1), in both
+    directions.
+
+    Returns:
+        `(encoders, decoders)`: lists for `VAE`/`IWAE`/... `encoder` and
+        `decoder` (see `keras_vae.models.hierarchy`).
+    """
+    if len(latent_dims) != len(hidden_units) or not latent_dims:
+        raise ValueError("Expected one entry of `hidden_units` per stochastic layer. Received: "
+                         f"latent_dims={latent_dims}, hidden_units={hidden_units}")
+    below = [tuple(input_shape)] + [(d,) for d in latent_dims[:-1]]
+    encoders = [mlp_encoder(shape, d, hidden, activation, min_variance, name=f"encoder_{i + 1}")
+                for i, (shape, d, hidden) in enumerate(zip(below, latent_dims, hidden_units))]
+    decoders = [mlp_decoder(latent_dims[0], input_shape, tuple(reversed(hidden_units[0])),
+                            activation, likelihood, output_bias, name="decoder_1")]
+    decoders += [mlp_encoder((latent_dims[i + 1],), latent_dims[i],
+                             tuple(reversed(hidden_units[i + 1])), activation, min_variance,
+                             name=f"prior_{i + 1}")
+                 for i in range(len(latent_dims) - 1)]
+    return encoders, decoders
 
 
 def output_bias_from_data(x, likelihood="bernoulli"):

@@ -12,18 +12,22 @@ from keras import ops
 from keras_vae import distributions, likelihoods
 from keras_vae._checks import check_num_samples
 from keras_vae.layers.gaussian_sampler import GaussianSampler
+from keras_vae.models.hierarchy import StochasticLayers
 from keras_vae.models.input_checks import InputChecks
 from keras_vae.models.trainers import Trainer
 
 
-class LatentVariableModel(InputChecks, Trainer, keras.Model):
+class LatentVariableModel(InputChecks, StochasticLayers, Trainer, keras.Model):
     """A latent-variable model p(x, z) = p(x | z) N(z; 0, I) with an encoder q(z | x).
 
     Args:
         encoder: Layer or model mapping x to `(mean, log_var)` of q(z | x),
             each of shape `(batch, latent_dim)`.
         decoder: Layer or model mapping z of shape `(batch, latent_dim)` to the
-            likelihood's parameters (see `keras_vae.likelihoods`).
+            likelihood's parameters (see `keras_vae.likelihoods`). For several
+            stochastic layers, pass lists of networks as `encoder` and
+            `decoder` (see `keras_vae.models.hierarchy` and
+            `keras_vae.networks.mlp_hierarchy`).
         likelihood: `"bernoulli"`, `"gaussian"`, `"discretized_logistic"`, or an
             object with `log_prob(x, params)` and `mean(params)`.
         num_samples: Number of importance samples K per example in training.
@@ -38,6 +42,7 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
+        self._check_hierarchy()
         self.likelihood = likelihoods.get(likelihood)
         self.num_samples = check_num_samples(num_samples)
         self.seed = seed
@@ -48,6 +53,7 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         }
         self.input_event_shape = None
         self.latent_shape = None
+        self.latent_sizes = None
 
     @property
     def metrics(self):
@@ -59,36 +65,21 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         input_shape = tuple(input_shape)
         self.input_event_shape = tuple(input_shape[1:])
         mean, _ = self.encode(keras.KerasTensor((None,) + self.input_event_shape))
-        self.latent_shape = tuple(mean.shape[1:])
-        self.decoder(keras.KerasTensor((None,) + self.latent_shape))
+        self.latent_shape = self._build_hierarchy(tuple(mean.shape[1:]))
+        self.decoders[0](keras.KerasTensor((None,) + tuple(mean.shape[1:])))
         self.built = True
 
     # The generative model and the encoder.
 
     def encode(self, x, training=False):
-        """Returns `(mean, log_var)` of q(z | x)."""
-        outputs = self.encoder(x, training=training)
-        if (
-            not isinstance(outputs, (tuple, list))
-            or len(outputs) != 2
-            or tuple(outputs[0].shape) != tuple(outputs[1].shape)
-            or len(outputs[0].shape) < 2
-        ):
-            described = (
-                [tuple(o.shape) for o in outputs]
-                if isinstance(outputs, (tuple, list)) else tuple(outputs.shape)
-            )
-            raise ValueError(
-                "The encoder must return a pair (mean, log_var) of tensors of "
-                f"the same shape (batch, latent_dim). It returned: {described}"
-            )
-        return outputs[0], outputs[1]
+        """Returns `(mean, log_var)` of q(z | x) (of q(z_1 | x) in a hierarchy)."""
+        return self._pair(self.encoders[0](x, training=training), "encoder")
 
     def _decode_params(self, z, training=False):
         # z: (K, batch, latent); the decoder sees (K * batch, latent).
         leading = ops.shape(z)[:2]
         flat = ops.reshape(z, (-1,) + tuple(z.shape[2:]))
-        params = self.decoder(flat, training=training)
+        params = self.decoders[0](flat, training=training)
 
         def unflatten(p):
             return ops.reshape(p, tuple(leading) + tuple(p.shape[1:]))
@@ -98,7 +89,7 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         return unflatten(params)
 
     def decode(self, z):
-        """Returns the mean of p(x | z) for z of shape `(batch, latent_dim)`."""
+        """Returns the mean of p(x | z) for z of shape `(batch, latent_dim)` (z_1 in a hierarchy)."""
         z = ops.convert_to_tensor(z, dtype=self.compute_dtype)
         return self.likelihood.mean(self._decode_params(z[None]))[0]
 
@@ -109,16 +100,14 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         return self.decode(z)
 
     def sample(self, num_samples, seed=None):
-        """Draws z ~ N(0, I) and returns the mean of p(x | z) for each."""
+        """Draws z ~ p(z) and returns the mean of p(x | z) for each."""
         num_samples = check_num_samples(num_samples)
         if self.latent_shape is None:
             raise ValueError("The model must be built (fit it or call it once) before `sample`.")
-        z = keras.random.normal(
-            (num_samples,) + self.latent_shape,
-            dtype=self.compute_dtype,
-            seed=self.sampler.seed_generator if seed is None else seed,
-        )
-        return self.decode(z)
+        if isinstance(seed, int):
+            seed = keras.random.SeedGenerator(seed)
+        return self.decode(self._sample_prior(
+            num_samples, self.sampler.seed_generator if seed is None else seed))
 
     def call(self, x, training=False):
         return self.reconstruct(x)
@@ -131,7 +120,8 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         Args:
             x: Data of shape `(batch, *event)`.
             num_samples: K.
-            noise: Optional standard-normal noise `(K, batch, latent_dim)`.
+            noise: Optional standard-normal noise `(K, batch, latent_dim)`
+                (`latent_dim` of all stochastic layers together).
             training: Passed to the encoder and decoder.
 
         Returns:
@@ -140,15 +130,10 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         """
         x = ops.cast(x, "float32")
         mean, log_var = self.encode(x, training=training)
-        z = self.sampler(mean, log_var, num_samples=num_samples, noise=noise)
-        log_px_z = self._log_px_z(x, z, training)
-        # The log-weights are computed in float32 even under mixed precision.
-        z, mean, log_var = (ops.cast(t, "float32") for t in (z, mean, log_var))
-        latent_axes = tuple(range(2, len(z.shape)))
-        log_pz = ops.sum(distributions.standard_normal_log_prob(z), axis=latent_axes)
-        log_qz = ops.sum(
-            distributions.gaussian_log_prob(z, mean[None], log_var[None]), axis=latent_axes
-        )
+        z, log_qz = self._sample_posterior(mean, log_var, num_samples, noise, training)
+        log_px_z = self._log_px_z(x, self.split_latents(z)[0], training)
+        log_pz = self.log_prior(z, training)
+        mean, log_var = ops.cast(mean, "float32"), ops.cast(log_var, "float32")
         return {
             "log_w": log_px_z + log_pz - log_qz,
             "log_px_z": log_px_z,
@@ -171,10 +156,7 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         Its gradient with respect to the encoder flows only through z: the
         "sticking the landing" estimator (Roeder et al. 2017, arXiv:1703.09194).
         """
-        mean, log_var = ops.stop_gradient(terms["mean"]), ops.stop_gradient(terms["log_var"])
-        latent_axes = tuple(range(2, len(terms["z"].shape)))
-        log_qz = ops.sum(distributions.gaussian_log_prob(terms["z"], mean[None], log_var[None]),
-                         axis=latent_axes)
+        log_qz = self.log_q(terms["z"], terms["mean"], terms["log_var"], frozen=True)
         return terms["log_px_z"] + terms["log_pz"] - log_qz
 
     def decoder_log_weights(self, x, terms, training=False):
@@ -185,8 +167,12 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         gradients (DReG, PIWAE) without a second backward pass per part.
         """
         z = ops.stop_gradient(terms["z"])
-        log_px_z = self._log_px_z(ops.cast(x, "float32"), z, training)
-        return log_px_z + ops.stop_gradient(terms["log_pz"] - terms["log_qz"])
+        if self.num_stochastic_layers == 1:
+            log_px_z = self._log_px_z(ops.cast(x, "float32"), z, training)
+            return log_px_z + ops.stop_gradient(terms["log_pz"] - terms["log_qz"])
+        # The priors p(z_i | z_(i+1)) belong to the decoder too.
+        return self.log_joint(ops.cast(x, "float32"), z, training) - ops.stop_gradient(
+            terms["log_qz"])
 
     @property
     def samples_per_step(self):
@@ -198,7 +184,7 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         return self.bound(terms)
 
     def analytic_kl(self, mean, log_var):
-        """KL(q(z | x) || p(z)) per example, in closed form."""
+        """KL(q(z | x) || p(z)) per example, in closed form (one stochastic layer)."""
         axes = tuple(range(1, len(mean.shape)))
         return ops.sum(distributions.kl_standard_normal(mean, log_var), axis=axes)
 
@@ -210,7 +196,9 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
         """Scalar losses and reported quantities for one batch (backend-free).
 
         Returns a dict with `"loss"` (minimized), the model's true bound,
-        `"log_px_z"` and the analytic `"kl"`, each a batch mean.
+        `"log_px_z"` and `"kl"` (analytic with one stochastic layer, the
+        Monte Carlo mean of log q - log p over the samples in a hierarchy),
+        each a batch mean.
         """
         terms = self.log_importance_weights(x, self.samples_per_step, noise=noise,
                                             training=training)
@@ -224,7 +212,9 @@ class LatentVariableModel(InputChecks, Trainer, keras.Model):
             "loss": loss,
             self.bound_name: bound,
             "log_px_z": ops.mean(terms["log_px_z"]),
-            "kl": ops.mean(self.analytic_kl(terms["mean"], terms["log_var"])),
+            "kl": ops.mean(self.analytic_kl(terms["mean"], terms["log_var"])
+                           if self.num_stochastic_layers == 1
+                           else terms["log_qz"] - terms["log_pz"]),
         }
 
     def log_likelihood(self, x, num_samples=5000, batch_size=None, chunk_size=None,

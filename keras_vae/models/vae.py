@@ -37,6 +37,10 @@ class VAE(LatentVariableModel):
         super().__init__(encoder, decoder, likelihood=likelihood,
                          num_samples=num_samples, seed=seed, **kwargs)
         self.analytic_kl_term = bool(analytic_kl)
+        if self.analytic_kl_term and self.num_stochastic_layers > 1:
+            raise ValueError("`analytic_kl=True` needs a single stochastic layer: the KL of a "
+                             "hierarchy has no closed form. Received "
+                             f"{self.num_stochastic_layers} stochastic layers.")
 
     def bound(self, terms):
         if self.analytic_kl_term:
