@@ -32,8 +32,8 @@ def gradient_snr(model, x, num_draws=100):
     with the per-parameter values.
     """
     x = ops.convert_to_tensor(np.asarray(x, np.float32))
-    groups = {"encoder": model.encoder.trainable_variables,
-              "decoder": model.decoder.trainable_variables}
+    groups = {part: [v for net in nets for v in net.trainable_variables]
+              for part, nets in (("encoder", model.encoders), ("decoder", model.decoders))}
     variables = groups["encoder"] + groups["decoder"]
     draws = []
     for _ in range(num_draws):

@@ -53,7 +53,8 @@ def dreg_surrogate(log_w, stl_log_w, decoder_log_w, num_groups=1):
     sum w * log_w(decoder only) + sum w^2 * log_w(STL) - sum w^2 * log_w(decoder only):
     the last two cancel for the decoder and leave the encoder only the w^2 path term.
     """
-    w = ops.stop_gradient(ops.softmax(_groups(log_w, num_groups), axis=1))
+    groups = _groups(log_w, num_groups)
+    w = ops.stop_gradient(ops.exp(groups - ops.logsumexp(groups, axis=1, keepdims=True)))
     stl = _groups(stl_log_w, num_groups)
     dec = _groups(decoder_log_w, num_groups)
     per_group = ops.sum(w * dec + ops.square(w) * (stl - dec), axis=1)

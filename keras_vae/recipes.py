@@ -35,18 +35,23 @@ class Recipe:
     num_samples: int
     likelihood: str = "bernoulli"
     architecture: str = "mlp"
+    # An int, or one size per stochastic layer (the paper's (100, 50)).
     latent_dim: int = 50
     batch_size: int = 20
     stages: int = 8
     anchor_nll: float = None
     anchor_source: str = ""
     dynamic_binarization: bool = False
+    # Extra model arguments, e.g. {"num_groups": 8} or {"gradient_estimator": "dreg"}.
+    options: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_metadata(cls, recipe):
         """The recipe recorded in an entry's metadata (`describe()`'s output)."""
         fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in recipe.items() if k in fields})
+        values = {k: tuple(v) if isinstance(v, list) else v
+                  for k, v in recipe.items() if k in fields}
+        return cls(**values)
 
     @property
     def image_shape(self):
@@ -58,6 +63,10 @@ class Recipe:
         if self.architecture == "mlp":
             return (math.prod(self.image_shape),)
         return self.image_shape
+
+    @property
+    def stochastic_layers(self):
+        return len(self.latent_dim) if isinstance(self.latent_dim, (list, tuple)) else 1
 
     @property
     def total_epochs(self):
@@ -87,20 +96,34 @@ class Recipe:
             bias = None
             if x_train is not None and self.likelihood == "bernoulli":
                 bias = networks.output_bias_from_data(x_train.reshape(len(x_train), -1))
-            encoder = networks.mlp_encoder(self.input_shape, self.latent_dim)
-            decoder = networks.mlp_decoder(self.latent_dim, self.input_shape,
-                                           likelihood=self.likelihood, output_bias=bias)
+            if self.stochastic_layers > 1:
+                # The paper's hierarchy: two deterministic layers as wide as
+                # the stochastic layer they lead to.
+                encoder, decoder = networks.mlp_hierarchy(
+                    self.input_shape, tuple(self.latent_dim),
+                    tuple((d, d) for d in self.latent_dim), likelihood=self.likelihood,
+                    output_bias=bias)
+            else:
+                encoder = networks.mlp_encoder(self.input_shape, self.latent_dim)
+                decoder = networks.mlp_decoder(self.latent_dim, self.input_shape,
+                                               likelihood=self.likelihood, output_bias=bias)
         else:
             raise ValueError(f"Unknown architecture {self.architecture!r} in recipe {self.name!r}; "
                              "expected 'mlp' or 'conv'.")
         cls = getattr(models, self.model)
         return cls(encoder, decoder, likelihood=self.likelihood, num_samples=self.num_samples,
-                   seed=seed, name=self.name)
+                   seed=seed, name=self.name, **self.options)
 
     def describe(self):
-        return dataclasses.asdict(self) | {"total_epochs": self.total_epochs}
+        return dataclasses.asdict(self) | {"total_epochs": self.total_epochs,
+                                           "stochastic_layers": self.stochastic_layers}
 
     def architecture_text(self):
+        if self.architecture == "mlp" and self.stochastic_layers > 1:
+            path = "-".join(f"{d}-{d}-[z{i + 1}: {d}]" for i, d in enumerate(self.latent_dim))
+            return (f"IWAE paper MLP with {self.stochastic_layers} stochastic layers "
+                    f"({math.prod(self.image_shape)}-{path}, tanh, mirrored in p(z_1 | z_2) "
+                    "and p(x | z_1))")
         if self.architecture == "mlp":
             return (f"IWAE paper MLP ({math.prod(self.image_shape)}-200-200-{self.latent_dim}, "
                     "tanh)")
@@ -116,6 +139,8 @@ RECIPES = {r.name: r for r in [
            dynamic_binarization=True),
     Recipe("mnist_iwae", "mnist", "IWAE", 50, anchor_nll=84.78, anchor_source=_PAPER,
            dynamic_binarization=True),
+    Recipe("mnist_iwae_2layer", "mnist", "IWAE", 50, latent_dim=(100, 50), anchor_nll=82.90,
+           anchor_source=_PAPER, dynamic_binarization=True),
     Recipe("binarized_mnist_iwae", "binarized_mnist", "IWAE", 50, anchor_nll=87.10,
            anchor_source="Burda et al. 2015, appendix (static binarization)"),
     *(Recipe(f"{data}_{model.lower()}", data, model, k, likelihood="discretized_logistic",

@@ -55,7 +55,7 @@ def _readme_block(name):
 
 
 @pytest.mark.parametrize("name,render", [("throughput", "markdown"), ("memory", "render"),
-                                         ("loglik", "render")])
+                                         ("loglik", "render"), ("estimators", "render")])
 def test_readme_tables_are_generated_from_their_json(name, render):
     path = ROOT / "benchmarks" / "results" / f"{name}.json"
     block = _readme_block(name)
@@ -77,3 +77,23 @@ def test_throughput_runs_on_tiny_inputs(results):
     assert all(r["examples_per_s"] > 0 and r["backend"] == backend() for r in trained)
     assert (results / "tiny.json").exists()
     assert throughput.markdown(payload) == (results / "tiny.md").read_text().rstrip("\n")
+
+
+def test_estimators_benchmark_trains_evaluates_and_resumes(results, monkeypatch):
+    from benchmarks import estimators
+
+    args = ["--quick", "--models", "IWAE", "PIWAE(8,8)", "--snr-draws", "3", "--no-readme"]
+    payload = estimators.main(args + ["--max-models", "1"])
+    assert [r["model"] for r in payload["rows"]] == ["IWAE"]
+    first = (results / "estimators_quick" / "iwae.json").read_text()
+    payload = estimators.main(args)
+    assert [r["model"] for r in payload["rows"]] == ["IWAE", "PIWAE(8,8)"]
+    assert (results / "estimators_quick" / "iwae.json").read_text() == first  # not retrained
+    for row in payload["rows"]:
+        assert 60 < row["nll"] < 600 and row["l64"] >= row["nll"] - 1.0
+        assert 0 <= row["active_units"] <= 50 and row["snr_encoder"] > 0
+    curves = payload["snr_against_k"]
+    assert set(curves) == {"iwae", "stl", "dreg"}
+    assert [p["k"] for p in curves["iwae"]] == [1, 8]
+    assert (results / "estimators_quick_snr.png").stat().st_size > 1000
+    assert estimators.render(payload) == (results / "estimators_quick.md").read_text().rstrip("\n")
