@@ -30,7 +30,6 @@ def _table(rows, columns):
 
 def quickstart(args):
     import keras
-    import numpy as np
 
     from keras_vae import IWAE, VAE, datasets, evaluation, networks
 
@@ -50,19 +49,18 @@ def quickstart(args):
                             verbose=args.verbose)
         train_time = time.perf_counter() - start
         start = time.perf_counter()
-        ll, ess = model.log_likelihood(x_test, num_samples=args.num_samples, return_ess=True,
-                                       verbose=args.verbose)
+        s = evaluation.summarize(model, x_test, num_samples=args.num_samples,
+                                 verbose=args.verbose)
         eval_time = time.perf_counter() - start
-        nll = -ll.mean()
         rows.append({
             "model": f"{cls.__name__} k={k}",
             "epochs": args.epochs,
             "train bound": f"{history.history[cls.bound_name][-1]:.2f}",
-            f"test NLL (K={args.num_samples})": f"{nll:.2f} ± {ll.std(ddof=1) / np.sqrt(len(ll)):.2f}",
-            "bits/dim": f"{evaluation.bits_per_dim(ll.mean(), x_test.shape[1]):.4f}",
-            "mean ESS": f"{ess.mean():.1f}",
+            f"test NLL (K={args.num_samples})": f"{s['nll']:.2f} ± {s['nll_se']:.2f}",
+            "bits/dim": f"{s['bits_per_dim']:.4f}",
+            "mean ESS": f"{s['ess']:.1f}",
             "train s": f"{train_time:.0f}",
-            "eval points/s": f"{len(ll) / eval_time:.1f}",
+            "eval points/s": f"{s['points'] / eval_time:.1f}",
         })
     print(f"\nbinarized MNIST, {len(x_test)} test points, backend {keras.backend.backend()}")
     print(_table(rows, list(rows[0])))

@@ -14,6 +14,7 @@ import numpy as np
 from keras import ops
 
 from keras_vae._checks import check_num_samples, check_positive_int
+from keras_vae.models.input_checks import batch_inputs
 
 DEFAULT_BATCH_SIZE = 100
 # (sample, example) pairs per chunk: large enough to keep the matmuls
@@ -86,10 +87,7 @@ def _array_batches(model, x, batch_size, noise):
 
 def _dataset_batches(model, data):
     for index, batch in enumerate(data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
-        if isinstance(x, (tuple, list)):
-            x = x[0]
-        x = np.asarray(ops.convert_to_numpy(x))
+        x = np.asarray(ops.convert_to_numpy(batch_inputs(batch)))
         model.check_data(x, f"x (batch {index})")
         yield x.astype(np.float32), None
 
@@ -141,7 +139,7 @@ def summarize(model, x, num_samples=5000, verbose=0, batch_size=None):
     Returns a dict of floats: `nll` (nats, mean over examples) and `nll_se`
     (standard error over examples), `bits_per_dim` (D = the model's event
     size), `bound` (minus the model's training bound, L_k for its own k),
-    `elbo` (minus the ELBO with analytic KL), `ess` (mean effective sample
+    `elbo` (minus the ELBO; analytic KL with one stochastic layer), `ess` (mean effective sample
     size of the K weights) and `points`.
     """
     if not model.compiled:

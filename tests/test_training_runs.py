@@ -68,3 +68,28 @@ def test_cli_train_zoo_evaluate(tmp_path, monkeypatch, capsys):
     assert "NLL K=50" in capsys.readouterr().out and (tmp_path / "ev.json").exists()
     cli.main(["samples", "mnist_vae", "--num", "3", "--out", str(tmp_path / "s.png")])
     assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_cli_quickstart_prints_a_table_from_summarize(tmp_path, monkeypatch, capsys):
+    from keras_vae import datasets
+
+    load = datasets.load
+    monkeypatch.setattr(datasets, "load", lambda *a, **k: load(*a, **k)[:40])
+    cli.main(["quickstart", "--epochs", "1", "--batch-size", "20", "--num-test", "8",
+              "--num-samples", "20", "--verbose", "0", "--output", str(tmp_path / "q.json")])
+    assert "binarized MNIST, 8 test points" in capsys.readouterr().out
+    import json
+
+    rows = json.loads((tmp_path / "q.json").read_text())["rows"]
+    assert [r["model"] for r in rows] == ["VAE k=1", "IWAE k=5"]
+    for r in rows:
+        nll, se = (float(v) for v in r["test NLL (K=20)"].split(" ± "))
+        assert 100 < nll < 800 and se > 0 and 0 < float(r["mean ESS"]) <= 20
+
+
+def test_summarize_needs_a_compiled_model():
+    from keras_vae import evaluation
+
+    model = RECIPE.build(seed=0)
+    with pytest.raises(ValueError, match=r"`summarize` needs a compiled model"):
+        evaluation.summarize(model, np.zeros((2, 784), "float32"))

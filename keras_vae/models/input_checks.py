@@ -15,7 +15,8 @@ from keras import ops
 from keras_vae import likelihoods
 
 
-def _first(batch):
+def batch_inputs(batch):
+    """The model input of a batch: `x` of `(x,)`, `(x, y)` or `(x, y, sample_weight)`."""
     x, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
     return x[0] if isinstance(x, (tuple, list)) else x
 
@@ -37,7 +38,7 @@ class _CheckedPyDataset(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         batch = self.inner[index]
-        self.check(_first(batch), index)
+        self.check(batch_inputs(batch), index)
         return batch
 
     def on_epoch_end(self):
@@ -51,7 +52,7 @@ def _checked_dataloader(loader, check):
     class Checked(torch.utils.data.IterableDataset):
         def __iter__(self):
             for index, batch in enumerate(loader):
-                check(_first(batch), index)
+                check(batch_inputs(batch), index)
                 yield batch
 
         def __len__(self):
@@ -98,7 +99,7 @@ class InputChecks:
     def _checked_stream(self, x):
         """Wraps a stream so each batch is checked before the step sees it."""
         if isinstance(x, types.GeneratorType):
-            return (self._check_batch(_first(b), i) or b for i, b in enumerate(x))
+            return (self._check_batch(batch_inputs(b), i) or b for i, b in enumerate(x))
         if isinstance(x, keras.utils.PyDataset):
             return _CheckedPyDataset(x, self._check_batch)
         if type(x).__name__ == "DataLoader" and type(x).__module__.startswith("torch"):
@@ -111,7 +112,7 @@ class InputChecks:
                     self._check_batch(values.numpy(), int(i))
                     return True
 
-                ok = tf.py_function(run, [index, _first(batch)], tf.bool)
+                ok = tf.py_function(run, [index, batch_inputs(batch)], tf.bool)
                 with tf.control_dependencies([ok]):
                     return tf.nest.map_structure(tf.identity, batch)
 

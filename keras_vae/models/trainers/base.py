@@ -3,18 +3,16 @@
 Nothing here takes a gradient; the backend files do only that.
 """
 
-import keras
 from keras import ops
+
+from keras_vae.models.input_checks import batch_inputs
 
 
 class BaseTrainer:
     def _unpack(self, data):
         # Torch's `train_on_batch` hands raw NumPy to the step, tf.data may
         # yield uint8: convert once here for every backend.
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        if isinstance(x, (tuple, list)) and len(x) == 1:
-            x = x[0]
-        x = ops.convert_to_tensor(x)
+        x = ops.convert_to_tensor(batch_inputs(data))
         if "float" not in str(x.dtype):
             x = ops.cast(x, "float32")
         if not self.built:
