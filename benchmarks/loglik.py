@@ -72,9 +72,14 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     record = json.loads(path.read_text()) if path.exists() else {}
     method = {"num_samples": num_samples} if ais is None else {"ais_chains": ais[0],
                                                               "ais_steps": ais[1]}
-    if record.get("method") != method or record.get("shard") != shard:
+    from keras_vae import zoo
+
+    weights = zoo.read_metadata(entry).get("weights_sha256")
+    # Shards of other weights (a retrained or extended entry) are stale.
+    if (record.get("method") != method or record.get("shard") != shard
+            or record.setdefault("weights_sha256", weights) != weights):
         record = {"entry": entry, "backend": backend, "method": method, "shard": shard,
-                  "shards": []}
+                  "weights_sha256": weights, "shards": []}
     extra = [] if ais is None else ["--ais", "--ais-chains", str(ais[0]),
                                     "--ais-steps", str(ais[1])]
     done = {(s["start"], s["stop"]) for s in record["shards"]}

@@ -39,6 +39,11 @@ def test_loglik_runs_in_shards_and_resumes(results):
     assert "(2 points)" in rows[0]["NLL AIS"]
     payload = json.loads((results / "loglik_quick.json").read_text())
     assert loglik.render(payload) == (results / "loglik_quick.md").read_text().rstrip("\n")
+    # Shards of other weights (the entry was retrained) are not reused.
+    stale = json.loads(stored.read_text())
+    stale["weights_sha256"] = "0" * 64
+    stored.write_text(json.dumps(stale))
+    assert loglik.main(args + ["--max-shards", "0", "--ais-points", "0"]) == []
 
 
 def test_memory_benchmark_runs(results):
