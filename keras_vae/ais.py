@@ -35,13 +35,18 @@ def _log_terms(model, x, z, mean, log_var):
     return model.log_joint(x, z), model.log_q(z, mean, log_var)
 
 
-def _transition(model, leapfrog_steps):
-    """Compiled step: weight update at b_prev -> b, then one HMC move targeting f_b."""
-    cache = _compiled.setdefault(model, {})
-    if leapfrog_steps in cache:
-        return cache[leapfrog_steps]
+def _transition(model, leapfrog_steps, target_acceptance):
+    """Compiled step: weight update at b_prev -> b, then one HMC move targeting f_b.
 
-    def step(x, z, log_w, mean, log_var, beta_prev, beta, step_size):
+    The per-example step size is adapted and the acceptance summed inside the
+    step, so the annealing loop never waits on a device-to-host copy.
+    """
+    cache = _compiled.setdefault(model, {})
+    key = (leapfrog_steps, float(target_acceptance))
+    if key in cache:
+        return cache[key]
+
+    def step(x, z, log_w, mean, log_var, beta_prev, beta, step_size, accepted):
         log_joint, log_q = _log_terms(model, x, z, mean, log_var)
         log_w = log_w + (beta - beta_prev) * (log_joint - log_q)
 
@@ -65,10 +70,12 @@ def _transition(model, leapfrog_steps):
         uniform = keras.random.uniform(ops.shape(log_accept), seed=seed)
         accept = ops.log(uniform) < log_accept
         z = ops.where(accept[..., None], v, z)
-        return z, log_w, ops.mean(ops.cast(accept, "float32"), axis=0)
+        rate = ops.mean(ops.cast(accept, "float32"), axis=0)
+        step_size = ops.where(rate > target_acceptance, step_size * 1.02, step_size / 1.02)
+        return z, log_w, step_size, accepted + rate
 
-    cache[leapfrog_steps] = model.make_inference_function(step)
-    return cache[leapfrog_steps]
+    cache[key] = model.make_inference_function(step)
+    return cache[key]
 
 
 def ais_batch(model, x, num_chains, num_steps, leapfrog_steps=5, step_size=0.05,
@@ -81,20 +88,17 @@ def ais_batch(model, x, num_chains, num_steps, leapfrog_steps=5, step_size=0.05,
     log_w = ops.zeros(ops.shape(z)[:2])
     batch = int(x.shape[0])
     # One step size per example, adapted towards the target acceptance rate.
-    eps = np.full((batch,), step_size, np.float32)
+    eps = ops.convert_to_tensor(np.full((batch,), step_size, np.float32))
+    accepted = ops.zeros((batch,))
     betas = sigmoid_schedule(num_steps).astype(np.float32)
-    step = _transition(model, leapfrog_steps)
-    rates = []
+    step = _transition(model, leapfrog_steps, target_acceptance)
     for t in range(1, num_steps + 1):
-        z, log_w, rate = step(x, z, log_w, mean, log_var, betas[t - 1], betas[t],
-                              ops.convert_to_tensor(eps))
-        rate = ops.convert_to_numpy(rate)
-        eps = np.where(rate > target_acceptance, eps * 1.02, eps / 1.02).astype(np.float32)
-        rates.append(rate.mean())
+        z, log_w, eps, accepted = step(x, z, log_w, mean, log_var, betas[t - 1], betas[t],
+                                       eps, accepted)
     log_w = ops.convert_to_numpy(log_w).astype(np.float64)
     top = log_w.max(axis=0)
     estimate = top + np.log(np.mean(np.exp(log_w - top), axis=0))
-    return estimate, float(np.mean(rates))
+    return estimate, float(ops.convert_to_numpy(accepted).mean() / num_steps)
 
 
 def log_likelihood(model, x, num_chains=16, num_steps=500, leapfrog_steps=5, batch_size=100,
