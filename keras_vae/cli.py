@@ -154,6 +154,15 @@ def samples(args):
     print(f"wrote {out}")
 
 
+def _run_epoch(runs_dir, name):
+    """"N (in training)" for a recipe whose run in `runs_dir` has reached epoch N, else ""."""
+    state = os.path.join(runs_dir, name, "state.json")
+    if not os.path.exists(state):
+        return ""
+    with open(state) as f:
+        return f"{json.load(f).get('epoch', 0)} (in training)"
+
+
 def list_zoo(args):
     from keras_vae import recipes, zoo
 
@@ -172,7 +181,7 @@ def list_zoo(args):
             r = recipes.RECIPES[name]
             rows.append({"entry": name, "dataset": r.dataset, "model": f"{r.model} k={r.num_samples}",
                          "test NLL (K=5000)": "recipe only", "bits/dim": "", "test points": "",
-                         "epochs": "", "parameters": ""})
+                         "epochs": _run_epoch(args.runs_dir, name), "parameters": ""})
     print(_table(rows, list(rows[0])))
 
 
@@ -211,7 +220,9 @@ def main(argv=None):
     ev.add_argument("--data-dir")
     ev.add_argument("--verbose", type=int, default=1)
     ev.add_argument("--output", help="write the result as JSON here")
-    sub.add_parser("zoo", help="list zoo entries and recipes")
+    zo = sub.add_parser("zoo", help="list zoo entries and recipes")
+    zo.add_argument("--runs-dir", default="runs",
+                    help="where `keras-vae train` keeps runs; recipes with a run there show its epoch")
     sa = sub.add_parser("samples", help="PNG grid of samples and reconstructions")
     sa.add_argument("entry")
     sa.add_argument("--num", type=int, default=8, help="grid side")

@@ -60,9 +60,13 @@ def test_cli_train_zoo_evaluate(tmp_path, monkeypatch, capsys):
     meta = zoo.read_metadata("mnist_vae")
     assert meta["epochs"] == 1 and meta["recipe"]["dataset"] == "mnist"
     assert meta["command"].startswith("keras-vae train mnist_vae")
-    cli.main(["zoo"])
-    listing = capsys.readouterr().out
-    assert "mnist_vae" in listing and "recipe only" in listing
+    (tmp_path / "runs" / "svhn_vae").mkdir(parents=True)
+    (tmp_path / "runs" / "svhn_vae" / "state.json").write_text('{"epoch": 3}')
+    cli.main(["zoo", "--runs-dir", str(tmp_path / "runs")])
+    listing = {line.split("|")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
+    assert "recipe only" in listing["svhn_iwae"] and "(in training)" not in listing["svhn_iwae"]
+    assert "recipe only" in listing["svhn_vae"] and "3 (in training)" in listing["svhn_vae"]
+    assert "recipe only" not in listing["mnist_vae"]
     cli.main(["evaluate", "mnist_vae", "--num-points", "10", "--num-samples", "50", "--verbose", "0",
               "--output", str(tmp_path / "ev.json")])
     assert "NLL K=50" in capsys.readouterr().out and (tmp_path / "ev.json").exists()
