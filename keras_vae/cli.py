@@ -156,11 +156,17 @@ def samples(args):
 
 def _run_epoch(runs_dir, name):
     """"N (in training)" for a recipe whose run in `runs_dir` has reached epoch N, else ""."""
-    state = os.path.join(runs_dir, name, "state.json")
+    from keras_vae import training
+
+    state = os.path.join(runs_dir, name, training.STATE)
     if not os.path.exists(state):
         return ""
-    with open(state) as f:
-        return f"{json.load(f).get('epoch', 0)} (in training)"
+    try:
+        with open(state) as f:
+            return f"{int(json.load(f)['epoch'])} (in training)"
+    except (OSError, ValueError, KeyError, TypeError):
+        # A listing must not fail on one damaged run; `keras-vae train` reports it in full.
+        return f"unreadable {state}"
 
 
 def list_zoo(args):

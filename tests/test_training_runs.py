@@ -62,9 +62,11 @@ def test_cli_train_zoo_evaluate(tmp_path, monkeypatch, capsys):
     assert meta["command"].startswith("keras-vae train mnist_vae")
     (tmp_path / "runs" / "svhn_vae").mkdir(parents=True)
     (tmp_path / "runs" / "svhn_vae" / "state.json").write_text('{"epoch": 3}')
+    (tmp_path / "runs" / "svhn_iwae").mkdir(parents=True)
+    (tmp_path / "runs" / "svhn_iwae" / "state.json").write_text('{"epo')
     cli.main(["zoo", "--runs-dir", str(tmp_path / "runs")])
     listing = {line.split("|")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
-    assert "recipe only" in listing["svhn_iwae"] and "(in training)" not in listing["svhn_iwae"]
+    assert "recipe only" in listing["svhn_iwae"] and "unreadable" in listing["svhn_iwae"]
     assert "recipe only" in listing["svhn_vae"] and "3 (in training)" in listing["svhn_vae"]
     assert "recipe only" not in listing["mnist_vae"]
     cli.main(["evaluate", "mnist_vae", "--num-points", "10", "--num-samples", "50", "--verbose", "0",
