@@ -1,10 +1,12 @@
 """The benchmark scripts run end to end on tiny inputs, and the README shows their JSON."""
 
+import hashlib
 import importlib
 import json
 import pathlib
 import re
 
+import numpy as np
 import pytest
 
 from conftest import backend
@@ -34,6 +36,16 @@ def test_loglik_runs_in_shards_and_resumes(results):
     assert rows[0]["points"] == "6"
     shards = json.loads(stored.read_text())["shards"]
     assert shards[0] == first[0] and [s["start"] for s in shards] == [0, 3]
+    # Fewer points than the split: the fixed random subset, not the split's first points.
+    from keras_vae import recipes, training, zoo
+
+    recipe = recipes.Recipe.from_metadata(zoo.read_metadata("mnist_iwae")["recipe"])
+    test = training.load_test(recipe)
+    order = loglik.subset(len(test))
+    assert list(order[:6]) != list(range(6)) and sorted(order) == list(range(len(test)))
+    for s in shards:
+        x = np.ascontiguousarray(test[order[s["start"]:s["stop"]]])
+        assert s["points_sha256"] == hashlib.sha256(x.tobytes()).hexdigest()
     nll, se = (float(v) for v in re.findall(r"[\d.]+", rows[0]["NLL K=20"]))
     assert 60 < nll < 200 and se > 0  # an MNIST NLL in nats, with a spread over points
     assert "(2 points)" in rows[0]["NLL AIS"]
