@@ -28,20 +28,23 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(200, 200), activation="ta
     return keras.Model(inputs, [mean, log_var], name=name)
 
 
-def mlp_hierarchy(input_shape, latent_dims=(100, 50), hidden_units=((100, 100), (50, 50)),
-                  activation="tanh", likelihood="bernoulli", output_bias=None, min_variance=1e-6):
+def mlp_hierarchy(input_shape, latent_dims=(100, 50), hidden_units=None, activation="tanh",
+                  likelihood="bernoulli", output_bias=None, min_variance=1e-6):
     """Encoder and decoder lists of the IWAE paper's model with stochastic layers.
 
     The paper's two-layer MNIST model (Burda et al. 2015, section 5) is the
-    default: x -> 100 -> 100 -> z_1 (100) -> 50 -> 50 -> z_2 (50), and the
+    default: x -> 200 -> 200 -> z_1 (100) -> 100 -> 100 -> z_2 (50), and the
     mirror image for p(z_1 | z_2) and p(x | z_1). Layer i's deterministic
     units `hidden_units[i]` sit between z_i (x for i = 0) and z_(i+1), in both
-    directions.
+    directions. By default they follow the paper: two layers of 200 above x,
+    and two as wide as z_i above each z_i.
 
     Returns:
         `(encoders, decoders)`: lists for `VAE`/`IWAE`/... `encoder` and
         `decoder` (see `keras_vae.models.hierarchy`).
     """
+    if hidden_units is None:
+        hidden_units = [(200, 200)] + [(d, d) for d in latent_dims[:-1]]
     if len(latent_dims) != len(hidden_units) or not latent_dims:
         raise ValueError("Expected one entry of `hidden_units` per stochastic layer. Received: "
                          f"latent_dims={latent_dims}, hidden_units={hidden_units}")

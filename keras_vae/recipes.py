@@ -97,11 +97,8 @@ class Recipe:
             if x_train is not None and self.likelihood == "bernoulli":
                 bias = networks.output_bias_from_data(x_train.reshape(len(x_train), -1))
             if self.stochastic_layers > 1:
-                # The paper's hierarchy: two deterministic layers as wide as
-                # the stochastic layer they lead to.
                 encoder, decoder = networks.mlp_hierarchy(
-                    self.input_shape, tuple(self.latent_dim),
-                    tuple((d, d) for d in self.latent_dim), likelihood=self.likelihood,
+                    self.input_shape, tuple(self.latent_dim), likelihood=self.likelihood,
                     output_bias=bias)
             else:
                 encoder = networks.mlp_encoder(self.input_shape, self.latent_dim)
@@ -120,7 +117,9 @@ class Recipe:
 
     def architecture_text(self):
         if self.architecture == "mlp" and self.stochastic_layers > 1:
-            path = "-".join(f"{d}-{d}-[z{i + 1}: {d}]" for i, d in enumerate(self.latent_dim))
+            widths = (200,) + tuple(self.latent_dim[:-1])
+            path = "-".join(f"{w}-{w}-[z{i + 1}: {d}]"
+                            for i, (w, d) in enumerate(zip(widths, self.latent_dim)))
             return (f"IWAE paper MLP with {self.stochastic_layers} stochastic layers "
                     f"({math.prod(self.image_shape)}-{path}, tanh, mirrored in p(z_1 | z_2) "
                     "and p(x | z_1))")

@@ -111,6 +111,27 @@ def test_the_papers_two_layer_model_trains_saves_and_samples(tmp_path):
     assert a.shape == (5, 20) and np.array_equal(a, b) and np.all((a >= 0) & (a <= 1))
 
 
+def test_the_2layer_recipe_has_the_papers_layer_sizes():
+    from keras_vae import recipes
+
+    # Burda et al. 2015, section 5: x -> 200 -> 200 -> h1 (100) -> 100 -> 100 -> h2 (50);
+    # each Gaussian layer has a mean and a variance head.
+    model = recipes.RECIPES["mnist_iwae_2layer"].build(seed=0)
+    model.build((None, 784))
+
+    def kernels(net):
+        return [tuple(v.shape) for v in net.weights if len(v.shape) == 2]
+
+    assert [kernels(e) for e in model.encoders] == [
+        [(784, 200), (200, 200), (200, 100), (200, 100)],
+        [(100, 100), (100, 100), (100, 50), (100, 50)]]
+    assert [kernels(d) for d in model.decoders] == [
+        [(100, 200), (200, 200), (200, 784)],
+        [(50, 100), (100, 100), (100, 100), (100, 100)]]
+    assert "784-200-200-[z1: 100]-100-100-[z2: 50]" in recipes.RECIPES[
+        "mnist_iwae_2layer"].architecture_text()
+
+
 @pytest.mark.parametrize("cls,kw", [(VAE, {}), (MIWAE, {"num_groups": 2, "num_samples": 2}),
                                     (CIWAE, {"beta": 0.5, "num_samples": 3}),
                                     (PIWAE, {"num_groups": 2, "num_samples": 2})])
