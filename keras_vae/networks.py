@@ -28,6 +28,11 @@ def mlp_encoder(input_shape, latent_dim, hidden_units=(200, 200), activation="ta
     return keras.Model(inputs, [mean, log_var], name=name)
 
 
+def paper_hidden_units(latent_dims):
+    """The IWAE paper's deterministic layers: two of 200 above x, two as wide as z_i above z_i."""
+    return [(200, 200)] + [(d, d) for d in latent_dims[:-1]]
+
+
 def mlp_hierarchy(input_shape, latent_dims=(100, 50), hidden_units=None, activation="tanh",
                   likelihood="bernoulli", output_bias=None, min_variance=1e-6):
     """Encoder and decoder lists of the IWAE paper's model with stochastic layers.
@@ -36,15 +41,14 @@ def mlp_hierarchy(input_shape, latent_dims=(100, 50), hidden_units=None, activat
     default: x -> 200 -> 200 -> z_1 (100) -> 100 -> 100 -> z_2 (50), and the
     mirror image for p(z_1 | z_2) and p(x | z_1). Layer i's deterministic
     units `hidden_units[i]` sit between z_i (x for i = 0) and z_(i+1), in both
-    directions. By default they follow the paper: two layers of 200 above x,
-    and two as wide as z_i above each z_i.
+    directions; by default `paper_hidden_units(latent_dims)`.
 
     Returns:
         `(encoders, decoders)`: lists for `VAE`/`IWAE`/... `encoder` and
         `decoder` (see `keras_vae.models.hierarchy`).
     """
     if hidden_units is None:
-        hidden_units = [(200, 200)] + [(d, d) for d in latent_dims[:-1]]
+        hidden_units = paper_hidden_units(latent_dims)
     if len(latent_dims) != len(hidden_units) or not latent_dims:
         raise ValueError("Expected one entry of `hidden_units` per stochastic layer. Received: "
                          f"latent_dims={latent_dims}, hidden_units={hidden_units}")

@@ -117,9 +117,11 @@ class Recipe:
 
     def architecture_text(self):
         if self.architecture == "mlp" and self.stochastic_layers > 1:
-            widths = (200,) + tuple(self.latent_dim[:-1])
-            path = "-".join(f"{w}-{w}-[z{i + 1}: {d}]"
-                            for i, (w, d) in enumerate(zip(widths, self.latent_dim)))
+            from keras_vae import networks
+
+            hidden = networks.paper_hidden_units(self.latent_dim)
+            path = "-".join(f"{'-'.join(map(str, h))}-[z{i + 1}: {d}]"
+                            for i, (h, d) in enumerate(zip(hidden, self.latent_dim)))
             return (f"IWAE paper MLP with {self.stochastic_layers} stochastic layers "
                     f"({math.prod(self.image_shape)}-{path}, tanh, mirrored in p(z_1 | z_2) "
                     "and p(x | z_1))")
