@@ -191,7 +191,8 @@ def render(payload):
         f"test points, beside IS on the same points (gain = the paired mean of "
         f"log p_AIS - log p_IS; positive: the IS estimate was loose); published = the anchor "
         f"of the entry's recipe. A row over fewer points than the test split, and AIS, use "
-        f"the same fixed random subset of it (seed {SUBSET_SEED}) on every backend. "
+        f"the same fixed random subset of it (seed {SUBSET_SEED}) on every backend; a "
+        f"\"(partial)\" row of a whole-split run holds the split's first points so far. "
         f"Device: {env['device']}. "
         f"Commit {env['commit']}, {env['date']}.", "",
         markdown_table(rows, list(rows[0]) if rows else []), "",
