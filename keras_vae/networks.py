@@ -47,9 +47,12 @@ def mlp_hierarchy(input_shape, latent_dims=(100, 50), hidden_units=None, activat
         `(encoders, decoders)`: lists for `VAE`/`IWAE`/... `encoder` and
         `decoder` (see `keras_vae.models.hierarchy`).
     """
+    if not latent_dims:
+        raise ValueError("Expected at least one stochastic layer in `latent_dims`. Received: "
+                         f"latent_dims={latent_dims}")
     if hidden_units is None:
         hidden_units = paper_hidden_units(latent_dims)
-    if len(latent_dims) != len(hidden_units) or not latent_dims:
+    if len(latent_dims) != len(hidden_units):
         raise ValueError("Expected one entry of `hidden_units` per stochastic layer. Received: "
                          f"latent_dims={latent_dims}, hidden_units={hidden_units}")
     below = [tuple(input_shape)] + [(d,) for d in latent_dims[:-1]]

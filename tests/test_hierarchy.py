@@ -159,3 +159,5 @@ def test_bad_hierarchies():
         model.log_importance_weights(np.zeros((2, 12), "float32"), 3, noise=np.zeros((3, 2, 5)))
     with pytest.raises(ValueError, match="one entry of `hidden_units` per stochastic layer"):
         networks.mlp_hierarchy((12,), (4, 2), ((6,),))
+    with pytest.raises(ValueError, match=r"at least one stochastic layer in `latent_dims`.*\(\)"):
+        networks.mlp_hierarchy((12,), ())
