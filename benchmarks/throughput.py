@@ -107,8 +107,8 @@ def torch_worker(args):
                  "num_samples": args.num_samples})
     try:
         import pythae  # noqa: F401
-    except ImportError:
-        return {"rows": rows, "data": source}
+    except ImportError:  # the table then says it was not measured, rather than dropping it
+        return {"rows": rows, "data": source, "not_measured": ["pythae (not installed)"]}
     for name, k in CONFIGS:
         for batch in BATCHES:
             n = max(batch, args.train_examples // batch * batch)
@@ -157,6 +157,7 @@ def markdown(payload):
         f"Training examples/s (median of {payload['args']['repeats']} runs after warm-up) and K-sample "
         f"log-likelihood points/s. Device: {env['device']}. Commit {env['commit']}, {env['date']}. "
         f"Data: binarized MNIST {payload['data']}."
+        + "".join(f" Not measured: {what}." for what in payload.get("not_measured", []))
         + (" **Quick run: few examples, not for comparison.**" if payload["args"]["quick"] else ""),
         "",
         markdown_table(list(table.values()), ["implementation", "backend", "mode"] + train_cols + eval_col),
@@ -241,8 +242,11 @@ def main(argv=None):
         result = run_worker("benchmarks.throughput", ["--worker=torch", *passthrough])
         rows += result["rows"]
         data = result["data"]
+        not_measured = result.get("not_measured", [])
+    else:
+        not_measured = ["plain torch and pythae (--no-peers)"]
     payload = {"environment": environment(["benchmarks.throughput", *argv]), "args": vars(args),
-               "data": data, "rows": rows}
+               "data": data, "rows": rows, "not_measured": not_measured}
     payload["summary"] = summarize(rows)
     text = markdown(payload)
     print(text)
