@@ -6,7 +6,10 @@
 Each (entry, backend) is evaluated in shards of test points, one fresh
 process a shard; every finished shard is stored under
 benchmarks/results/loglik/ at once, so a run that is stopped and started
-again continues where it stopped (`--max-shards` bounds one call). The
+again continues where it stopped (`--max-shards` bounds one call).
+`--entries` and `--backends` choose what to evaluate; the table still holds
+every zoo entry's stored rows (`--max-shards 0` rebuilds it without
+evaluating anything). The
 tables (per entry, and the IWAE paper's Table 1 layout filled with this
 project's own entries) are written as JSON and markdown and into the README.
 A run over fewer points than the whole test split (the other backends'
@@ -88,7 +91,7 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     """
     from benchmarks.common import run_worker
 
-    path = store / (f"{entry}.{backend}.json" if ais is None else f"{entry}.{backend}.ais.json")
+    path = _record_path(store, entry, backend, ais is not None)
     record = json.loads(path.read_text()) if path.exists() else {}
     method = {"num_samples": num_samples} if ais is None else {"ais_chains": ais[0],
                                                               "ais_steps": ais[1]}
@@ -101,8 +104,8 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     # Shards of other weights (a retrained or extended entry) are stale.
     if (record.get("method") != method or record.get("shard") != shard
             or record.setdefault("weights_sha256", weights) != weights):
-        record = {"entry": entry, "backend": backend, "method": method, "shard": shard,
-                  "weights_sha256": weights, "shards": []}
+        record = {"entry": entry, "backend": backend, "method": method, "points": points,
+                  "shard": shard, "weights_sha256": weights, "shards": []}
     extra = ([] if ais is None else ["--ais", "--ais-chains", str(ais[0]),
                                      "--ais-steps", str(ais[1])]) + ["--subset"] * random_subset
     done = {(s["start"], s["stop"]) for s in record["shards"]}
@@ -118,6 +121,17 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
         store.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=1))
     return record
+
+
+def _record_path(store, entry, backend, ais=False):
+    return store / (f"{entry}.{backend}.ais.json" if ais else f"{entry}.{backend}.json")
+
+
+def _stored_extent(store, entry, backend, ais, points, shard):
+    """The (points, shard) a stored record was started with; the given ones if none is stored."""
+    path = _record_path(store, entry, backend, ais)
+    record = json.loads(path.read_text()) if path.exists() else {}
+    return record.get("points", points), record.get("shard", shard)
 
 
 def combine_shards(record, wanted):
@@ -192,7 +206,10 @@ def render(payload):
         f"log p_AIS - log p_IS; positive: the IS estimate was loose); published = the anchor "
         f"of the entry's recipe. A row over fewer points than the test split, and AIS, use "
         f"the same fixed random subset of it (seed {SUBSET_SEED}) on every backend; a "
-        f"\"(partial)\" row of a whole-split run holds the split's first points so far. "
+        f"\"(partial)\" row of a whole-split run holds the split's first points so far. Rows "
+        f"are combined from the shards stored under benchmarks/results/loglik/ by the calls of "
+        f"this script; a call naming some entries or backends evaluates only those and keeps "
+        f"the stored rows of the others. "
         f"Device: {env['device']}. "
         f"Commit {env['commit']}, {env['date']}.", "",
         markdown_table(rows, list(rows[0]) if rows else []), "",
@@ -238,34 +255,49 @@ def main(argv=None):
     if quick:
         print("QUICK RUN: 100 test points at K=500, not comparable to published numbers.")
     entries = args.entries or zoo.available()
-    metas = {e: zoo.read_metadata(e) for e in entries}
+    if quick:
+        table_entries, table_backends = entries, backends
+    else:
+        # A call naming some entries or backends evaluates only those; the table keeps the
+        # stored rows of the others, so a partial call never drops them.
+        table_entries = zoo.available() + [e for e in entries if e not in zoo.available()]
+        table_backends = list(BACKENDS)
+    reference = table_backends[0] if quick else FASTEST
+    metas = {e: zoo.read_metadata(e) for e in table_entries}
     rows, fastest = [], {}
-    for entry in entries:
-        for backend in backends:
-            total = args.points if backend == backends[0] else args.other_points
+    for entry in table_entries:
+        for backend in table_backends:
+            run = entry in entries and backend in backends
+            max_shards = args.max_shards if run else 0
+            read_only = max_shards == 0
+            total = (args.points if backend == reference else args.other_points) if run else None
             test_size = 10000 if metas[entry]["recipe"]["dataset"] != "svhn" else 26032
             total = min(total or (100 if quick else (test_size if backend == FASTEST else 1000)),
                         test_size)
             shard = min(args.shard, total)
+            if read_only:  # as many points as the stored run was started for
+                total, shard = _stored_extent(store, entry, backend, False, total, shard)
             record = evaluate_entry(entry, backend, total, num_samples, shard, store,
-                                    args.max_shards, test_size=test_size)
+                                    max_shards, test_size=test_size)
             s = combine_shards(record, total)
             if s is None:
                 continue
             ais = None
             ais_points = min(args.ais_points if args.ais_points is not None else
                              (0 if quick else 100), total)
-            if backend == backends[0] and ais_points:
+            if read_only:
+                ais_points = _stored_extent(store, entry, backend, True, ais_points, 0)[0]
+            if backend == reference and ais_points:
                 record = evaluate_entry(entry, backend, ais_points, num_samples, ais_points, store,
-                                        args.max_shards, ais=(args.ais_chains, args.ais_steps),
+                                        max_shards, ais=(args.ais_chains, args.ais_steps),
                                         test_size=test_size)
                 ais = combine_shards(record, ais_points)
             rows.append(_row(entry, metas[entry], backend, s, num_samples, ais))
-            if backend == backends[0]:
+            if backend == reference:
                 fastest[entry] = s
     payload = {"environment": environment(["benchmarks.loglik", *argv]), "quick": quick,
                "ais": f"{args.ais_chains} chains x {args.ais_steps} steps",
-               "num_samples": num_samples, "reference_backend": backends[0], "rows": rows,
+               "num_samples": num_samples, "reference_backend": reference, "rows": rows,
                "table1": table1(fastest, metas)}
     markdown = render(payload)
     print(markdown)

@@ -58,6 +58,22 @@ def test_loglik_runs_in_shards_and_resumes(results):
     assert loglik.main(args + ["--max-shards", "0", "--ais-points", "0"]) == []
 
 
+def test_loglik_call_for_some_entries_keeps_the_stored_rows_of_the_others(results):
+    from benchmarks import loglik
+
+    args = ["--backends", backend(), "--points", "4", "--other-points", "4", "--shard", "4",
+            "--num-samples", "10", "--ais-points", "0", "--no-readme"]
+    first = loglik.main(args + ["--entries", "mnist_iwae"])
+    assert [r["entry"] for r in first] == ["mnist_iwae"]
+    both = loglik.main(args + ["--entries", "mnist_vae"])
+    assert [r["entry"] for r in both] == ["mnist_iwae", "mnist_vae"]
+    assert both[0] == first[0]
+    stored = json.loads((results / "loglik.json").read_text())
+    assert stored["rows"] == both and stored["reference_backend"] == loglik.FASTEST
+    # `--max-shards 0` evaluates nothing and rebuilds the same table from the stored shards.
+    assert loglik.main(["--max-shards", "0", "--num-samples", "10", "--no-readme"]) == both
+
+
 def test_memory_benchmark_runs(results):
     from benchmarks import memory
 
@@ -94,6 +110,7 @@ def test_throughput_runs_on_tiny_inputs(results):
     assert all(r["examples_per_s"] > 0 and r["backend"] == backend() for r in trained)
     assert (results / "tiny.json").exists()
     assert throughput.markdown(payload) == (results / "tiny.md").read_text().rstrip("\n")
+    assert "Not measured: plain torch and pythae (--no-peers)." in throughput.markdown(payload)
 
 
 def test_estimators_benchmark_trains_evaluates_and_resumes(results, monkeypatch):
