@@ -44,30 +44,43 @@ def bound_against_k(entry, path, points=200, max_k=5000, seed=0):
 
 
 def nll_against_epochs(entries, path):
-    """Held-out -L_k per epoch and the K=5000 NLL checkpoints from each entry's history."""
-    from keras_vae import zoo
+    """Held-out -L_k per epoch and the K=5000 NLL checkpoints from each entry's history.
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    drawn = 0
+    Binary-data entries are drawn in nats; 8-bit entries (thousands of nats)
+    in bits/dim on a panel of their own. Returns the number of entries drawn.
+    """
+    from keras_vae import recipes, zoo
+
+    curves = {}
     for entry in entries:
         history_path = zoo._resolve(entry) / "history.json"
         if not history_path.exists():
             continue
         history = json.loads(history_path.read_text())
-        if history and history[0].get("heldout_bound", 0) < -1000:
-            continue  # 8-bit entries are thousands of nats: another scale
-        epochs = [h["epoch"] for h in history]
-        line, = ax.plot(epochs, [-h["heldout_bound"] for h in history], label=f"{entry} held-out -L_k")
-        nll = [(h["epoch"], h["nll_5000"]) for h in history if "nll_5000" in h]
-        if nll:
-            ax.plot(*zip(*nll), "o", color=line.get_color(), label=f"{entry} NLL K=5000")
-        drawn += 1
-    ax.set_xscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("nats (held-out test points)")
-    ax.legend(fontsize=7)
+        if not history:
+            continue
+        recipe = recipes.Recipe.from_metadata(zoo.read_metadata(entry)["recipe"])
+        eight_bit = recipe.likelihood != "bernoulli"
+        scale = 1 / (np.prod(recipe.input_shape) * np.log(2)) if eight_bit else 1.0
+        curves.setdefault(eight_bit, []).append((entry, history, scale))
+    plt = _pyplot()
+    panels = sorted(curves)
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(7 * max(len(panels), 1), 4.5),
+                             squeeze=False)
+    for ax, eight_bit in zip(axes[0], panels):
+        for entry, history, scale in curves[eight_bit]:
+            epochs = [h["epoch"] for h in history]
+            line, = ax.plot(epochs, [-h["heldout_bound"] * scale for h in history],
+                            label=f"{entry} held-out -L_k")
+            nll = [(h["epoch"], h["nll_5000"] * scale) for h in history if "nll_5000" in h]
+            if nll:
+                ax.plot(*zip(*nll), "o", color=line.get_color(), label=f"{entry} NLL K=5000")
+        ax.set_xscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("bits/dim (held-out test points)" if eight_bit
+                      else "nats (held-out test points)")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    return drawn
+    return sum(len(c) for c in curves.values())

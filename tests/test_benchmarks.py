@@ -74,6 +74,19 @@ def test_loglik_call_for_some_entries_keeps_the_stored_rows_of_the_others(result
     assert loglik.main(["--max-shards", "0", "--num-samples", "10", "--no-readme"]) == both
 
 
+def test_loglik_plots_draw_every_entry_and_the_bound_tightens_with_k(tmp_path):
+    pytest.importorskip("matplotlib")
+    from benchmarks import loglik_plots
+
+    bounds = loglik_plots.bound_against_k("mnist_iwae", tmp_path / "k.png", points=20, max_k=50)
+    assert list(bounds) == [1, 2, 5, 10, 50] and (tmp_path / "k.png").stat().st_size > 0
+    # L_50 is at least the ELBO by several nats for this model; the draws are seeded.
+    assert bounds[50] > bounds[1] + 1.0
+    drawn = loglik_plots.nll_against_epochs(["mnist_iwae", "fashion_mnist_vae"],
+                                            tmp_path / "epochs.png")
+    assert drawn == 2 and (tmp_path / "epochs.png").stat().st_size > 0
+
+
 def test_memory_benchmark_runs(results):
     from benchmarks import memory
 
