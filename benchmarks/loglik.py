@@ -91,8 +91,10 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     """
     from benchmarks.common import run_worker
 
-    path = _record_path(store, entry, backend, ais is not None)
+    path = store / (f"{entry}.{backend}.ais.json" if ais else f"{entry}.{backend}.json")
     record = json.loads(path.read_text()) if path.exists() else {}
+    if max_shards == 0 and record:  # only reading: the stored run as far as it was meant to go
+        points, shard = record.get("points", points), record["shard"]
     method = {"num_samples": num_samples} if ais is None else {"ais_chains": ais[0],
                                                               "ais_steps": ais[1]}
     random_subset = test_size is not None and points < test_size
@@ -104,8 +106,9 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     # Shards of other weights (a retrained or extended entry) are stale.
     if (record.get("method") != method or record.get("shard") != shard
             or record.setdefault("weights_sha256", weights) != weights):
-        record = {"entry": entry, "backend": backend, "method": method, "points": points,
-                  "shard": shard, "weights_sha256": weights, "shards": []}
+        record = {"entry": entry, "backend": backend, "method": method, "shard": shard,
+                  "weights_sha256": weights, "shards": []}
+    record["points"] = points
     extra = ([] if ais is None else ["--ais", "--ais-chains", str(ais[0]),
                                      "--ais-steps", str(ais[1])]) + ["--subset"] * random_subset
     done = {(s["start"], s["stop"]) for s in record["shards"]}
@@ -121,17 +124,6 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
         store.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record, indent=1))
     return record
-
-
-def _record_path(store, entry, backend, ais=False):
-    return store / (f"{entry}.{backend}.ais.json" if ais else f"{entry}.{backend}.json")
-
-
-def _stored_extent(store, entry, backend, ais, points, shard):
-    """The (points, shard) a stored record was started with; the given ones if none is stored."""
-    path = _record_path(store, entry, backend, ais)
-    record = json.loads(path.read_text()) if path.exists() else {}
-    return record.get("points", points), record.get("shard", shard)
 
 
 def combine_shards(record, wanted):
@@ -269,29 +261,23 @@ def main(argv=None):
         for backend in table_backends:
             run = entry in entries and backend in backends
             max_shards = args.max_shards if run else 0
-            read_only = max_shards == 0
             total = (args.points if backend == reference else args.other_points) if run else None
             test_size = 10000 if metas[entry]["recipe"]["dataset"] != "svhn" else 26032
             total = min(total or (100 if quick else (test_size if backend == FASTEST else 1000)),
                         test_size)
-            shard = min(args.shard, total)
-            if read_only:  # as many points as the stored run was started for
-                total, shard = _stored_extent(store, entry, backend, False, total, shard)
-            record = evaluate_entry(entry, backend, total, num_samples, shard, store,
-                                    max_shards, test_size=test_size)
-            s = combine_shards(record, total)
+            record = evaluate_entry(entry, backend, total, num_samples, min(args.shard, total),
+                                    store, max_shards, test_size=test_size)
+            s = combine_shards(record, record["points"])
             if s is None:
                 continue
             ais = None
-            ais_points = min(args.ais_points if args.ais_points is not None else
+            ais_points = min(args.ais_points if run and args.ais_points is not None else
                              (0 if quick else 100), total)
-            if read_only:
-                ais_points = _stored_extent(store, entry, backend, True, ais_points, 0)[0]
             if backend == reference and ais_points:
                 record = evaluate_entry(entry, backend, ais_points, num_samples, ais_points, store,
                                         max_shards, ais=(args.ais_chains, args.ais_steps),
                                         test_size=test_size)
-                ais = combine_shards(record, ais_points)
+                ais = combine_shards(record, record["points"])
             rows.append(_row(entry, metas[entry], backend, s, num_samples, ais))
             if backend == reference:
                 fastest[entry] = s

@@ -49,7 +49,7 @@ def nll_against_epochs(entries, path):
     Binary-data entries are drawn in nats; 8-bit entries (thousands of nats)
     in bits/dim on a panel of their own. Returns the number of entries drawn.
     """
-    from keras_vae import recipes, zoo
+    from keras_vae import evaluation, recipes, zoo
 
     curves = {}
     for entry in entries:
@@ -61,7 +61,8 @@ def nll_against_epochs(entries, path):
             continue
         recipe = recipes.Recipe.from_metadata(zoo.read_metadata(entry)["recipe"])
         eight_bit = recipe.likelihood != "bernoulli"
-        scale = 1 / (np.prod(recipe.input_shape) * np.log(2)) if eight_bit else 1.0
+        dims = int(np.prod(recipe.input_shape))
+        scale = float(evaluation.bits_per_dim(-1.0, dims)) if eight_bit else 1.0
         curves.setdefault(eight_bit, []).append((entry, history, scale))
     plt = _pyplot()
     panels = sorted(curves)
