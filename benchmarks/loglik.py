@@ -18,7 +18,9 @@ split (seed 0): test splits can be ordered (Larochelle's binarized MNIST
 starts with its hardest digits), and every backend then sees the same points.
 `--ais-points N` adds annealed importance sampling (HMC) on the first N
 points of that permutation on the reference backend, the check of the IS
-estimate where its effective sample size is low. `--plots` also draws the bound L_k against k
+estimate where its effective sample size is low. Shards keep each point's
+log p, so entries of one dataset are compared on the same points with a
+paired standard error. `--plots` also draws the bound L_k against k
 for `mnist_iwae` and the held-out NLL against training epochs of every entry.
 """
 
@@ -66,6 +68,8 @@ def worker(args):
     bound = model.evaluate(x, batch_size=100, verbose=0, return_dict=True)[model.bound_name]
     print(json.dumps({**paired, "start": args.start, "stop": args.stop, "n": int(len(ll)),
                       "sum": float(ll.sum()), "sumsq": float(np.square(ll).sum()),
+                      # Per point, so two entries on the same points get a paired difference.
+                      "log_p": [round(float(v), 4) for v in ll],
                       "ess_sum": float(ess.sum()), "bound_sum": float(bound * len(ll)),
                       "dims": int(math.prod(model.input_event_shape)),
                       "points_sha256": points_sha256}))
@@ -128,6 +132,8 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
 
 def combine_shards(record, wanted):
     """Mean, standard error and bounds of the first `wanted` points from stored shard sums."""
+    from keras_vae.evaluation import bits_per_dim
+
     shards = [s for s in record["shards"] if s["stop"] <= wanted]
     n = sum(s["n"] for s in shards)
     if n == 0:
@@ -142,9 +148,63 @@ def combine_shards(record, wanted):
                   "gain_se": math.sqrt(max(d_var, 0.0) / n)}
     return {**paired, "points": n, "complete": n >= wanted, "nll": -mean,
             "nll_se": math.sqrt(max(var, 0.0) / n),
-            "bits_per_dim": -mean / (shards[0]["dims"] * math.log(2)),
+            "bits_per_dim": float(bits_per_dim(mean, shards[0]["dims"])),
             "bound": -sum(s["bound_sum"] for s in shards) / n,
             "ess": sum(s["ess_sum"] for s in shards) / n}
+
+
+def paired_difference(first, second):
+    """NLL of `second` minus NLL of `first` over the stored points both records share.
+
+    Shards match when they cover the same test points (same sha256); only shards
+    that keep per-point values count. The paired standard error is what a
+    difference between two entries on the same points carries; the unpaired one
+    (the two rows' errors combined) is given for scale.
+    """
+    import numpy as np
+
+    def by_points(record):
+        return {s["points_sha256"]: s["log_p"] for s in record.get("shards", ()) if "log_p" in s}
+
+    a, b = by_points(first), by_points(second)
+    common = [key for key in a if key in b]
+    if not common:
+        return None
+    la = np.concatenate([a[key] for key in common])
+    lb = np.concatenate([b[key] for key in common])
+    n, d = len(la), la - lb
+    if n < 2:
+        return None
+    return {"points": n, "difference": float(d.mean()),
+            "paired_se": float(d.std(ddof=1) / math.sqrt(n)),
+            "unpaired_se": float(math.sqrt((la.var(ddof=1) + lb.var(ddof=1)) / n))}
+
+
+def comparisons(records, metas):
+    """Paired NLL differences between the entries of each dataset, by IS and by AIS.
+
+    `records` maps (entry, method) to the reference backend's stored record.
+    """
+    rows = []
+    entries = list(metas)
+    for i, first in enumerate(entries):
+        for second in entries[i + 1:]:
+            if metas[first]["recipe"]["dataset"] != metas[second]["recipe"]["dataset"]:
+                continue
+            for method in ("IS", "AIS"):
+                if (first, method) not in records or (second, method) not in records:
+                    continue
+                p = paired_difference(records[first, method], records[second, method])
+                if p is None:
+                    continue
+                # Lower NLL first, so every difference reads as a gain.
+                lower, higher = (first, second) if p["difference"] >= 0 else (second, first)
+                rows.append({"entry": lower, "against": higher, "estimate": method,
+                             "points": p["points"],
+                             "NLL(against) - NLL(entry)": f"{abs(p['difference']):.2f}",
+                             "paired SE": f"{p['paired_se']:.2f}",
+                             "SE if unpaired": f"{p['unpaired_se']:.2f}"})
+    return rows
 
 
 def _row(entry, meta, backend, s, num_samples, ais=None):
@@ -208,7 +268,22 @@ def render(payload):
         "IWAE paper Table 1 layout (MNIST, dynamic binarization; paper values from Burda et al. "
         f"2015 after 3280 epochs; ours on {payload['reference_backend']}):", "",
         markdown_table(t1, list(t1[0])), "",
+        *_comparison_block(payload),
         f"Command: `python -m {' '.join(env['argv'])}`"])
+
+
+def _comparison_block(payload):
+    from benchmarks.common import markdown_table
+
+    rows = payload.get("comparisons")
+    if not rows:
+        return []
+    return [f"Entries of one dataset compared on the same test points ({payload['reference_backend']}"
+            "; IS rows: the points whose shards keep per-point values; AIS rows: the AIS "
+            "points), lower NLL first: the difference is the mean over points of log p(entry) - "
+            "log p(against), with its paired standard error; the unpaired one combines the two "
+            "rows' spreads, as if each entry had been evaluated on its own draw of points:", "",
+            markdown_table(rows, list(rows[0])), ""]
 
 
 def main(argv=None):
@@ -256,7 +331,7 @@ def main(argv=None):
         table_backends = list(BACKENDS)
     reference = table_backends[0] if quick else FASTEST
     metas = {e: zoo.read_metadata(e) for e in table_entries}
-    rows, fastest = [], {}
+    rows, fastest, records = [], {}, {}
     for entry in table_entries:
         for backend in table_backends:
             run = entry in entries and backend in backends
@@ -270,6 +345,8 @@ def main(argv=None):
             s = combine_shards(record, record["points"])
             if s is None:
                 continue
+            if backend == reference:
+                records[entry, "IS"] = record
             ais = None
             ais_points = min(args.ais_points if run and args.ais_points is not None else
                              (0 if quick else 100), total)
@@ -278,13 +355,14 @@ def main(argv=None):
                                         max_shards, ais=(args.ais_chains, args.ais_steps),
                                         test_size=test_size)
                 ais = combine_shards(record, record["points"])
+                records[entry, "AIS"] = record
             rows.append(_row(entry, metas[entry], backend, s, num_samples, ais))
             if backend == reference:
                 fastest[entry] = s
     payload = {"environment": environment(["benchmarks.loglik", *argv]), "quick": quick,
                "ais": f"{args.ais_chains} chains x {args.ais_steps} steps",
                "num_samples": num_samples, "reference_backend": reference, "rows": rows,
-               "table1": table1(fastest, metas)}
+               "table1": table1(fastest, metas), "comparisons": comparisons(records, metas)}
     markdown = render(payload)
     print(markdown)
     name = "loglik_quick" if quick else "loglik"

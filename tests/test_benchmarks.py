@@ -74,6 +74,40 @@ def test_loglik_call_for_some_entries_keeps_the_stored_rows_of_the_others(result
     assert loglik.main(["--max-shards", "0", "--num-samples", "10", "--no-readme"]) == both
 
 
+def test_loglik_compares_entries_of_one_dataset_on_the_same_points(results):
+    from benchmarks import loglik
+
+    args = ["--quick", "--entries", "mnist_iwae", "mnist_vae", "--backends", backend(),
+            "--points", "5", "--shard", "5", "--num-samples", "20", "--ais-points", "3",
+            "--ais-chains", "2", "--ais-steps", "5", "--no-readme"]
+    rows = loglik.main(args)
+    payload = json.loads((results / "loglik_quick.json").read_text())
+    by_method = {c["estimate"]: c for c in payload["comparisons"]}
+    assert set(by_method) == {"IS", "AIS"}
+    assert {by_method["IS"]["entry"], by_method["IS"]["against"]} == {"mnist_iwae", "mnist_vae"}
+    store = results / "loglik_quick"
+    for method, suffix, points in (("IS", "", 5), ("AIS", ".ais", 3)):
+        log_p = {}
+        for entry in ("mnist_iwae", "mnist_vae"):
+            (shard,) = json.loads((store / f"{entry}.{backend()}{suffix}.json").read_text())[
+                "shards"]
+            assert len(shard["log_p"]) == shard["n"] == points
+            assert sum(shard["log_p"]) == pytest.approx(shard["sum"], abs=1e-3)
+            log_p[entry] = np.array(shard["log_p"])
+        row = by_method[method]
+        d = log_p[row["entry"]] - log_p[row["against"]]
+        assert row["points"] == points and float(row["NLL(against) - NLL(entry)"]) >= 0
+        assert float(row["NLL(against) - NLL(entry)"]) == pytest.approx(d.mean(), abs=0.006)
+        assert float(row["paired SE"]) == pytest.approx(d.std(ddof=1) / np.sqrt(points),
+                                                         abs=0.006)
+    # On the same points the IS difference is the difference of the two rows' NLLs.
+    nll = {r["entry"]: float(r["NLL K=20"].split(" ± ")[0]) for r in rows}
+    row = by_method["IS"]
+    assert nll[row["against"]] - nll[row["entry"]] == pytest.approx(
+        float(row["NLL(against) - NLL(entry)"]), abs=0.011)
+    assert "NLL(against) - NLL(entry)" in loglik.render(payload)
+
+
 def test_loglik_plots_draw_every_entry_and_the_bound_tightens_with_k(tmp_path):
     pytest.importorskip("matplotlib")
     from benchmarks import loglik_plots
