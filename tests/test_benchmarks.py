@@ -178,3 +178,22 @@ def test_estimators_benchmark_trains_evaluates_and_resumes(results, monkeypatch)
     assert [p["k"] for p in curves["iwae"]] == [1, 8]
     assert (results / "estimators_quick_snr.png").stat().st_size > 1000
     assert estimators.render(payload) == (results / "estimators_quick.md").read_text().rstrip("\n")
+    # Rows keep each test point's log p: models are compared with IWAE on the same points.
+    iwae, piwae = payload["rows"]
+    for row in payload["rows"]:
+        assert len(row["log_p"]) == row["points"] == 20
+        assert -np.mean(row["log_p"]) == pytest.approx(row["nll"], abs=1e-3)
+    d = np.array(iwae["log_p"]) - np.array(piwae["log_p"])
+    cell = re.search(r"\| PIWAE\(8,8\) \| 1 \| [^|]+\| ([+-][\d.]+) ± ([\d.]+) \|",
+                     estimators.render(payload))
+    assert float(cell.group(1)) == pytest.approx(d.mean(), abs=0.006)
+    assert float(cell.group(2)) == pytest.approx(d.std(ddof=1) / np.sqrt(20), abs=0.006)
+    # A row stored before per-point values were kept gets them from its run's checkpoint.
+    path = results / "estimators_quick" / "piwae_8_8.json"
+    old = {k: v for k, v in piwae.items() if k != "log_p"}
+    path.write_text(json.dumps(old))
+    again = estimators.main(args)["rows"][1]
+    assert len(again["log_p"]) == 20 and again["nll_backend"] == backend()
+    assert again["nll"] == pytest.approx(piwae["nll"], abs=1.0)  # same model, new draws
+    assert {k: again[k] for k in ("l64", "snr_encoder", "train_minutes")} == {
+        k: piwae[k] for k in ("l64", "snr_encoder", "train_minutes")}
