@@ -188,6 +188,8 @@ def test_estimators_benchmark_trains_evaluates_and_resumes(results, monkeypatch)
                      estimators.render(payload))
     assert float(cell.group(1)) == pytest.approx(d.mean(), abs=0.006)
     assert float(cell.group(2)) == pytest.approx(d.std(ddof=1) / np.sqrt(20), abs=0.006)
+    without = {**payload, "rows": [{k: v for k, v in iwae.items() if k != "log_p"}, piwae]}
+    assert "NLL - IWAE" not in estimators.render(without)  # no reference: no empty column
     # A row stored before per-point values were kept gets them from its run's checkpoint.
     path = results / "estimators_quick" / "piwae_8_8.json"
     old = {k: v for k, v in piwae.items() if k != "log_p"}
