@@ -54,6 +54,23 @@ def run_worker(module, args, env_extra=None, timeout=3600):
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def paired_difference(log_p_a, log_p_b):
+    """Mean over the same points of log p_a - log p_b, with its paired standard error.
+
+    The unpaired error (the two spreads combined, as if each model had its own
+    draw of points) is returned for scale.
+    """
+    import math
+
+    import numpy as np
+
+    a, b = np.asarray(log_p_a, dtype=float), np.asarray(log_p_b, dtype=float)
+    n, d = len(a), a - b
+    return {"points": n, "difference": float(d.mean()),
+            "paired_se": float(d.std(ddof=1) / math.sqrt(n)),
+            "unpaired_se": float(math.sqrt((a.var(ddof=1) + b.var(ddof=1)) / n))}
+
+
 def markdown_table(rows, columns):
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]

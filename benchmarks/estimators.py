@@ -112,15 +112,15 @@ def add_per_point_values(path, runs, test, num_samples):
 
 def paired_against(rows, reference="IWAE"):
     """Each row's NLL minus the reference model's on the same points, with the paired SE."""
-    import numpy as np
+    from benchmarks.common import paired_difference
 
     ref = next((r for r in rows if r["model"] == reference and "log_p" in r), None)
     out = {}
     for r in rows:
         if ref is None or r is ref or "log_p" not in r or len(r["log_p"]) != len(ref["log_p"]):
             continue
-        d = np.array(ref["log_p"]) - np.array(r["log_p"])
-        out[r["model"]] = (float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))))
+        p = paired_difference(ref["log_p"], r["log_p"])
+        out[r["model"]] = (p["difference"], p["paired_se"])
     return out
 
 

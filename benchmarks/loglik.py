@@ -161,23 +161,16 @@ def paired_difference(first, second):
     difference between two entries on the same points carries; the unpaired one
     (the two rows' errors combined) is given for scale.
     """
-    import numpy as np
+    from benchmarks import common
 
     def by_points(record):
         return {s["points_sha256"]: s["log_p"] for s in record.get("shards", ()) if "log_p" in s}
 
     a, b = by_points(first), by_points(second)
-    common = [key for key in a if key in b]
-    if not common:
-        return None
-    la = np.concatenate([a[key] for key in common])
-    lb = np.concatenate([b[key] for key in common])
-    n, d = len(la), la - lb
-    if n < 2:
-        return None
-    return {"points": n, "difference": float(d.mean()),
-            "paired_se": float(d.std(ddof=1) / math.sqrt(n)),
-            "unpaired_se": float(math.sqrt((la.var(ddof=1) + lb.var(ddof=1)) / n))}
+    shared = [key for key in a if key in b]
+    la = [v for key in shared for v in a[key]]
+    lb = [v for key in shared for v in b[key]]
+    return common.paired_difference(la, lb) if len(la) >= 2 else None
 
 
 def comparisons(records, metas):
