@@ -66,12 +66,12 @@ def test_nll(model, test, num_samples):
     The per-point values let two models be compared on the same points with a
     paired standard error.
     """
-    import math
+    from keras_vae import evaluation
 
     model.compile()
-    ll = model.log_likelihood(test, num_samples=num_samples, verbose=0)
-    return {"nll": float(-ll.mean()), "nll_se": float(ll.std(ddof=1) / math.sqrt(len(ll))),
-            "points": int(len(ll)), "log_p": [round(float(v), 4) for v in ll]}
+    s = evaluation.summarize(model, test, num_samples=num_samples, return_log_p=True)
+    return {"nll": s["nll"], "nll_se": s["nll_se"], "points": s["points"],
+            "log_p": [round(float(v), 4) for v in s["log_p"]]}
 
 
 def evaluate(model, recipe, test, snr_x, args):

@@ -153,7 +153,7 @@ def combine_shards(record, wanted):
             "ess": sum(s["ess_sum"] for s in shards) / n}
 
 
-def paired_difference(first, second):
+def shared_points_difference(first, second):
     """NLL of `second` minus NLL of `first` over the stored points both records share.
 
     Shards match when they cover the same test points (same sha256); only shards
@@ -187,7 +187,7 @@ def comparisons(records, metas):
             for method in ("IS", "AIS"):
                 if (first, method) not in records or (second, method) not in records:
                     continue
-                p = paired_difference(records[first, method], records[second, method])
+                p = shared_points_difference(records[first, method], records[second, method])
                 if p is None:
                     continue
                 # Lower NLL first, so every difference reads as a gain.

@@ -133,14 +133,15 @@ def log_likelihood(model, x, num_samples=5000, batch_size=None, chunk_size=None,
     return ll
 
 
-def summarize(model, x, num_samples=5000, verbose=0, batch_size=None):
+def summarize(model, x, num_samples=5000, verbose=0, batch_size=None, return_log_p=False):
     """Test-set summary of a model: K-sample NLL with its standard error, bits/dim, bounds, ESS.
 
     Returns a dict of floats: `nll` (nats, mean over examples) and `nll_se`
     (standard error over examples), `bits_per_dim` (D = the model's event
     size), `bound` (minus the model's training bound, L_k for its own k),
     `elbo` (minus the ELBO; analytic KL with one stochastic layer), `ess` (mean effective sample
-    size of the K weights) and `points`.
+    size of the K weights) and `points`. `return_log_p` adds `log_p`, the
+    per-example estimates (NumPy), for comparing models on the same points.
     """
     if not model.compiled:
         raise ValueError("`summarize` needs a compiled model: call `model.compile()` first "
@@ -150,7 +151,9 @@ def summarize(model, x, num_samples=5000, verbose=0, batch_size=None):
     bounds = model.evaluate(x, batch_size=batch_size or DEFAULT_BATCH_SIZE, verbose=0,
                             return_dict=True)
     num_dims = math.prod(model.input_event_shape)
+    per_example = {"log_p": ll} if return_log_p else {}
     return {
+        **per_example,
         "nll": float(-ll.mean()),
         "nll_se": float(ll.std(ddof=1) / math.sqrt(len(ll))) if len(ll) > 1 else float("nan"),
         "bits_per_dim": float(bits_per_dim(ll.mean(), num_dims)),
