@@ -12,6 +12,7 @@ TEST_POINTS=${TEST_POINTS:-500}
 points=()
 [ "$TEST_POINTS" -gt 0 ] && points=(--test-points "$TEST_POINTS")
 for entry in ${ENTRIES:-fashion_mnist_vae fashion_mnist_iwae}; do
+  python runs/checkpoints.py restore "runs/$entry"  # checkpoints live in the git history
   keras-vae --backend "$BACKEND" train "$entry" --epochs "$EPOCHS" --run-dir "runs/$entry" \
     --nll-points "${NLL_POINTS:-100}" --out "zoo/$entry" "${points[@]}" --verbose 2 \
     2>&1 | tee -a "runs/$entry.train.log"

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${EPOCHS:-121}
 for entry in ${ENTRIES:-mnist_iwae mnist_vae binarized_mnist_iwae}; do
+  python runs/checkpoints.py restore "runs/$entry"  # checkpoints live in the git history
   keras-vae --backend "${TRAIN_BACKEND:-jax}" train "$entry" --epochs "$EPOCHS" \
     --run-dir "runs/$entry" --skip-finish --verbose 2 2>&1 | tee -a "runs/$entry.train.log"
   keras-vae --backend "${EVAL_BACKEND:-tensorflow}" train "$entry" --epochs "$EPOCHS" \
