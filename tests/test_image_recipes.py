@@ -100,3 +100,17 @@ def test_cli_trains_svhn_iwae_on_a_tiny_official_file(tiny_svhn, capsys):
     cli.main(["samples", "svhn_iwae", "--num", "2", "--data-dir", str(tiny_svhn / "data"),
               "--out", str(tiny_svhn / "s.png")])
     assert (tiny_svhn / "s.png").stat().st_size > 1000
+
+
+def test_table1_has_one_recipe_per_cell_with_the_papers_anchor():
+    from benchmarks.loglik import PAPER_TABLE1
+
+    mnist = [r for r in recipes.RECIPES.values() if r.dataset == "mnist"]
+    for (layers, model, k), paper in PAPER_TABLE1.items():
+        # k=1 IWAE is the k=1 VAE: the table shows that model in both columns.
+        cell_model = "VAE" if k == 1 else model
+        found = [r for r in mnist if (r.stochastic_layers, r.model, r.num_samples)
+                 == (layers, cell_model, k)]
+        assert len(found) == 1, (layers, model, k, [r.name for r in found])
+        assert found[0].anchor_nll == paper and found[0].dynamic_binarization
+        assert found[0].latent_dim == ((100, 50) if layers == 2 else 50)
