@@ -9,7 +9,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("cli", "datasets", "diagnostics", "distributions", "evaluation", "layers", "likelihoods",
+_SUBMODULES = ("cli", "compression", "datasets", "diagnostics", "distributions", "evaluation", "layers", "likelihoods",
                "models", "networks", "objectives", "recipes", "training", "zoo")
 _MODELS = ("CIWAE", "IWAE", "MIWAE", "PIWAE", "VAE")
 

@@ -154,6 +154,51 @@ def samples(args):
     print(f"wrote {out}")
 
 
+def compress(args):
+    import numpy as np
+
+    from keras_vae import compression, zoo
+
+    try:
+        x = np.load(args.input, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"Cannot read INPUT {args.input!r} as a .npy array: {e}") from None
+    model = zoo.load(args.entry)
+    start = time.perf_counter()
+    data = compression.compress(model, x, seed=args.seed, precision=args.precision,
+                                batch_size=args.batch_size, verbose=args.verbose)
+    seconds = time.perf_counter() - start
+    with open(args.output, "wb") as f:
+        f.write(data)
+    n = max(len(x), 1)
+    print(f"wrote {args.output}: {len(x)} images, {len(data)} bytes, "
+          f"{compression.rate(data, x):.4f} bits/dim, {len(data) / n:.1f} bytes per image "
+          f"(clean bits {compression.clean_bits(data)}), {len(x) / seconds:.1f} images/s")
+
+
+def decompress(args):
+    import numpy as np
+
+    from keras_vae import compression, zoo
+
+    try:
+        with open(args.input, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise SystemExit(f"Cannot read INPUT {args.input!r}: {e}") from None
+    model = zoo.load(args.entry)
+    start = time.perf_counter()
+    try:
+        x = compression.decompress(model, data, allow_other_backend=args.allow_other_backend,
+                                   verbose=args.verbose)
+    except compression.StreamError as e:
+        raise SystemExit(f"Cannot decompress {args.input!r}: {e}") from None
+    seconds = time.perf_counter() - start
+    np.save(args.output, x, allow_pickle=False)
+    print(f"wrote {args.output}: {len(x)} images of shape {x.shape[1:]} ({x.dtype}), "
+          f"{compression.rate(data, x):.4f} bits/dim, {len(x) / seconds:.1f} images/s")
+
+
 def _run_epoch(runs_dir, name):
     """"N (in training)" for a recipe whose run in `runs_dir` has reached epoch N, else ""."""
     from keras_vae import training
@@ -235,12 +280,29 @@ def main(argv=None):
     sa.add_argument("--seed", type=int, default=0)
     sa.add_argument("--out", help="PNG path (default: ENTRY_samples.png)")
     sa.add_argument("--data-dir")
+    co = sub.add_parser("compress", help="code images losslessly with a zoo entry (bits-back ANS)")
+    co.add_argument("entry")
+    co.add_argument("input", help=".npy array (n, *event) in the entry's likelihood's support")
+    co.add_argument("output", help="compressed stream to write")
+    co.add_argument("--seed", type=int, default=0, help="seed of the clean bits (default: 0)")
+    co.add_argument("--precision", type=int, default=12,
+                    help="latent buckets per dimension, as a power of 2 (default: 12)")
+    co.add_argument("--batch-size", type=int, default=32,
+                    help="images per network call (default: 32)")
+    co.add_argument("--verbose", type=int, default=1, help="1: progress bar (default: 1)")
+    de = sub.add_parser("decompress", help="decode a stream written by `keras-vae compress`")
+    de.add_argument("entry")
+    de.add_argument("input", help="compressed stream")
+    de.add_argument("output", help=".npy file to write")
+    de.add_argument("--allow-other-backend", action="store_true",
+                    help="try a stream written on another backend (the data's sha256 decides)")
+    de.add_argument("--verbose", type=int, default=1, help="1: progress bar (default: 1)")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     args.argv = argv
     _set_backend(args.backend)
     commands = {"quickstart": quickstart, "train": train, "evaluate": evaluate, "zoo": list_zoo,
-                "samples": samples}
+                "samples": samples, "compress": compress, "decompress": decompress}
     commands[args.command](args)
 
 

@@ -146,7 +146,7 @@ def compress(model, x, seed=0, precision=12, batch_size=32, verbose=0):
         coder_impl.encode(coder, inputs[start:start + size], symbols[start:start + size])
         start += size
         if bar:
-            bar.update(start)
+            bar.update(min(start, n))
     header = {
         "model": model.name, "weights_sha256": weights_sha256(model),
         "backend": keras.backend.backend(), "likelihood": model.likelihood.name,
