@@ -32,6 +32,8 @@ import pathlib
 import sys
 
 SUBSET_SEED = 0
+# The MNIST entries compared pair by pair; the other Table 1 cells are compared within it.
+FLAGSHIP = ("mnist_vae", "mnist_iwae", "mnist_iwae_2layer")
 FASTEST = "tensorflow"  # fastest K=5000 evaluator on CPU (benchmarks.throughput)
 BACKENDS = ("tensorflow", "jax", "torch")
 # Burda et al. 2015, Table 1 (MNIST, dynamic binarization, test NLL at K=5000).
@@ -179,7 +181,9 @@ def comparisons(records, metas):
     `records` maps (entry, method) to the reference backend's stored record.
     """
     rows = []
-    entries = list(metas)
+    # Table 1's own cells are compared in its paired columns, not pair by pair here.
+    cells_only = set(table1_entries(metas).values()) - set(FLAGSHIP)
+    entries = [e for e in metas if e not in cells_only]
     for i, first in enumerate(entries):
         for second in entries[i + 1:]:
             if metas[first]["recipe"]["dataset"] != metas[second]["recipe"]["dataset"]:
@@ -215,24 +219,96 @@ def _row(entry, meta, backend, s, num_samples, ais=None):
             "gap": f"{s['nll'] - anchor:+.2f}" if anchor else ""}
 
 
-def table1(rows_by_entry, metas):
-    """The IWAE paper's Table 1 (MNIST) with this project's entries where they exist."""
-    cells = []
+def active_units_worker(args):
+    from keras_vae import diagnostics, recipes, training, zoo
+
+    model = zoo.load(args.entry)
+    recipe = recipes.Recipe.from_metadata(zoo.read_metadata(args.entry)["recipe"])
+    print(json.dumps({"active_units": diagnostics.active_units_by_layer(
+        model, training.load_test(recipe))}))
+
+
+def active_units(entry, store):
+    """Active units per stochastic layer on the whole test split, stored by weights."""
+    from benchmarks.common import run_worker
+    from keras_vae import zoo
+
+    path = store / f"{entry}.active_units.json"
+    weights = zoo.read_metadata(entry).get("weights_sha256")
+    record = json.loads(path.read_text()) if path.exists() else {}
+    if record.get("weights_sha256") != weights:
+        record = {"entry": entry, "weights_sha256": weights, "threshold": 0.01,
+                  **run_worker("benchmarks.loglik", ["--worker-active-units", "--entry", entry],
+                               {"KERAS_BACKEND": FASTEST})}
+        store.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=1) + "\n")
+    return record["active_units"]
+
+
+def table1_entries(metas):
+    """{(layers, model, k): entry} of the MNIST entries in Table 1's cells."""
+    cells = {}
+    for entry, meta in metas.items():
+        r = meta["recipe"]
+        key = (r.get("stochastic_layers", 1), r["model"], r["num_samples"])
+        if r["dataset"] == "mnist" and key in PAPER_TABLE1 and not r.get("options"):
+            cells[key] = entry
+    return cells
+
+
+def table1(rows_by_entry, metas, units=None, records=None):
+    """The IWAE paper's Table 1 (MNIST) with this project's entries where they exist.
+
+    A cell shows our test NLL, the entry, its epochs and its active units
+    (per stochastic layer); k=1 IWAE is the k=1 VAE (the same objective), so
+    that column repeats the VAE. `records` (entry -> reference IS record) adds
+    the paired IWAE - VAE difference at each k.
+    """
+    units, records = units or {}, records or {}
+    cells = table1_entries(metas)
+    out = []
     for layers in (1, 2):
         for k in (1, 5, 50):
             row = {"stochastic layers": layers, "k": k}
             for model in ("VAE", "IWAE"):
+                entry = cells.get((layers, "VAE" if k == 1 else model, k))
                 mine = "not trained"
-                for entry, meta in metas.items():
-                    r = meta["recipe"]
-                    if (r["dataset"], r["model"], r["num_samples"], r.get("stochastic_layers", 1)) \
-                            == ("mnist", model, k, layers) and entry in rows_by_entry:
-                        s = rows_by_entry[entry]
-                        mine = f"{s['nll']:.2f} ({meta.get('epochs')} ep., {entry})"
+                if entry in rows_by_entry:
+                    s = rows_by_entry[entry]
+                    au = "+".join(map(str, units[entry])) if entry in units else "?"
+                    mine = (f"{s['nll']:.2f} ({entry}, {metas[entry].get('epochs')} ep., "
+                            f"{au} active)" + (" = VAE k=1" if model == "IWAE" and k == 1 else ""))
                 row[f"{model} (ours)"] = mine
                 row[f"{model} (paper)"] = f"{PAPER_TABLE1[(layers, model, k)]:.2f}"
-            cells.append(row)
-    return cells
+            vae, iwae = cells.get((layers, "VAE", k)), cells.get((layers, "IWAE", k))
+            row["IWAE - VAE (ours, paired; paper)"] = _paired_cell(
+                records, iwae, vae, PAPER_TABLE1[(layers, "IWAE", k)]
+                - PAPER_TABLE1[(layers, "VAE", k)]) if k > 1 else ""
+            out.append(row)
+    return out
+
+
+def _paired_cell(records, entry, against, paper):
+    """NLL(entry) - NLL(against) on their shared points, as a table cell."""
+    if entry not in records or against not in records:
+        return f"not yet; paper {paper:+.2f}"
+    p = shared_points_difference(records[against], records[entry])
+    if p is None:
+        return f"no shared points; paper {paper:+.2f}"
+    return f"{p['difference']:+.2f} ± {p['paired_se']:.2f}; paper {paper:+.2f}"
+
+
+def layers_table(metas, records):
+    """Two stochastic layers minus one, for each objective and k (paired, as in Table 1)."""
+    cells = table1_entries(metas)
+    rows = []
+    for k in (1, 5, 50):
+        for model in (("VAE",) if k == 1 else ("VAE", "IWAE")):
+            one, two = cells.get((1, model, k)), cells.get((2, model, k))
+            paper = PAPER_TABLE1[(2, model, k)] - PAPER_TABLE1[(1, model, k)]
+            rows.append({"model": f"{model} k={k}", "2 layers - 1 layer (NLL, ours, paired)":
+                         _paired_cell(records, two, one, paper)})
+    return rows
 
 
 def render(payload):
@@ -261,6 +337,10 @@ def render(payload):
         "IWAE paper Table 1 layout (MNIST, dynamic binarization; paper values from Burda et al. "
         f"2015 after 3280 epochs; ours on {payload['reference_backend']}):", "",
         markdown_table(t1, list(t1[0])), "",
+        *(["Two stochastic layers against one (paired NLL difference on the same test points; "
+           "negative: two layers better):", "",
+           markdown_table(payload["layers"], list(payload["layers"][0])), ""]
+          if payload.get("layers") else []),
         *_comparison_block(payload),
         f"Command: `python -m {' '.join(env['argv'])}`"])
 
@@ -298,6 +378,7 @@ def main(argv=None):
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ais", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--subset", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--worker-active-units", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--entry", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stop", type=int, help=argparse.SUPPRESS)
@@ -305,6 +386,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args)
+    if args.worker_active_units:
+        return active_units_worker(args)
     from benchmarks.common import RESULTS, environment, update_readme, write_results
     from keras_vae import zoo
 
@@ -352,10 +435,16 @@ def main(argv=None):
             rows.append(_row(entry, metas[entry], backend, s, num_samples, ais))
             if backend == reference:
                 fastest[entry] = s
+    is_records = {entry: r for (entry, method), r in records.items() if method == "IS"}
+    # Active units of the Table 1 cells (the reference backend; seconds per entry).
+    units = {} if quick else {e: active_units(e, store) for e in table1_entries(metas).values()
+                              if e in fastest}
     payload = {"environment": environment(["benchmarks.loglik", *argv]), "quick": quick,
                "ais": f"{args.ais_chains} chains x {args.ais_steps} steps",
                "num_samples": num_samples, "reference_backend": reference, "rows": rows,
-               "table1": table1(fastest, metas), "comparisons": comparisons(records, metas)}
+               "table1": table1(fastest, metas, units, is_records),
+               "layers": layers_table(metas, is_records),
+               "comparisons": comparisons(records, metas)}
     markdown = render(payload)
     print(markdown)
     name = "loglik_quick" if quick else "loglik"

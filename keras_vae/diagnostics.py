@@ -23,6 +23,42 @@ def active_units(model, x, threshold=0.01, batch_size=500):
     return int(np.sum(variances > threshold)), variances
 
 
+def _draw(mean, log_var, num_samples, generator):
+    import keras
+
+    shape = (num_samples,) + tuple(mean.shape[1:]) if mean.shape[0] == 1 else tuple(mean.shape)
+    mean, log_var = ops.cast(mean, "float32"), ops.cast(log_var, "float32")
+    return mean + ops.exp(0.5 * log_var) * keras.random.normal(shape, seed=generator)
+
+
+def active_units_by_layer(model, x, threshold=0.01, num_samples=100, batch_size=500, seed=0):
+    """Active units of each stochastic layer, as the IWAE paper reports them (e.g. 20 + 5).
+
+    Layer 1 uses the exact posterior mean E_q[z_1 | x]. A deeper layer's mean
+    E_q[z_i | x] = E_q(z_(i-1) | x)[mean of q(z_i | z_(i-1))] is averaged over
+    `num_samples` draws of the layer below (Monte Carlo; an inactive unit's
+    mean barely moves with them, so the noise stays far below `threshold`).
+    Returns a list of counts, one per layer.
+    """
+    import keras
+
+    counts = [active_units(model, x, threshold, batch_size)[0]]
+    if model.num_stochastic_layers == 1:
+        return counts
+    generator = keras.random.SeedGenerator(seed)
+    per_layer = [[] for _ in model.encoders[1:]]
+    for start in range(0, len(x), batch_size):
+        mean, log_var = model.encode(np.asarray(x[start:start + batch_size], np.float32))
+        below = _draw(mean[None], log_var[None], num_samples, generator)
+        for i, net in enumerate(model.encoders[1:]):
+            m, lv = model._apply(net, below, "encoder")
+            per_layer[i].append(ops.convert_to_numpy(ops.mean(m, axis=0)).astype(np.float64))
+            below = _draw(m, lv, 1, generator)
+    for means in per_layer:
+        counts.append(int(np.sum(np.concatenate(means).var(axis=0) > threshold)))
+    return counts
+
+
 def gradient_snr(model, x, num_draws=100):
     """Signal-to-noise ratio of the training-loss gradient over fresh noise draws.
 

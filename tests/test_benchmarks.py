@@ -199,3 +199,37 @@ def test_estimators_benchmark_trains_evaluates_and_resumes(results, monkeypatch)
     assert again["nll"] == pytest.approx(piwae["nll"], abs=1.0)  # same model, new draws
     assert {k: again[k] for k in ("l64", "snr_encoder", "train_minutes")} == {
         k: piwae[k] for k in ("l64", "snr_encoder", "train_minutes")}
+
+
+def test_table1_cells_paired_differences_and_active_units_from_records():
+    from benchmarks import loglik
+
+    rng = np.random.default_rng(0)
+    base = -rng.normal(90.0, 6.0, 40)
+    gains = {("VAE", 1, 1): 0.0, ("VAE", 5, 1): 0.3, ("IWAE", 5, 1): 1.2, ("IWAE", 50, 1): 2.0,
+             ("IWAE", 50, 2): 3.5}
+    metas, records, rows, units = {}, {}, {}, {}
+    for (model, k, layers), gain in gains.items():
+        entry = f"{model}_{k}_{layers}"
+        metas[entry] = {"epochs": 121, "recipe": {"dataset": "mnist", "model": model,
+                                                  "num_samples": k, "stochastic_layers": layers}}
+        log_p = base + gain + rng.normal(0, 0.1, 40)
+        records[entry] = {"shards": [{"points_sha256": "same", "log_p": list(log_p)}]}
+        rows[entry] = {"nll": float(-log_p.mean())}
+        units[entry] = [20 + k // 5] + ([4] if layers == 2 else [])
+    t1 = {(r["stochastic layers"], r["k"]): r for r in loglik.table1(rows, metas, units, records)}
+    # k=1 IWAE is the k=1 VAE.
+    assert t1[1, 1]["IWAE (ours)"].startswith(t1[1, 1]["VAE (ours)"].split(" (")[0])
+    assert "= VAE k=1" in t1[1, 1]["IWAE (ours)"] and "20 active" in t1[1, 1]["VAE (ours)"]
+    assert "30+4 active" in t1[2, 50]["IWAE (ours)"] and t1[1, 50]["VAE (ours)"] == "not trained"
+    d = (records["VAE_5_1"]["shards"][0]["log_p"] - np.array(
+        records["IWAE_5_1"]["shards"][0]["log_p"]))
+    want = f"{d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(40):.2f}; paper -0.93"
+    assert t1[1, 5]["IWAE - VAE (ours, paired; paper)"] == want
+    assert t1[1, 50]["IWAE - VAE (ours, paired; paper)"].startswith("not yet")
+    layers = {r["model"]: r["2 layers - 1 layer (NLL, ours, paired)"]
+              for r in loglik.layers_table(metas, records)}
+    d = (np.array(records["IWAE_50_1"]["shards"][0]["log_p"])
+         - records["IWAE_50_2"]["shards"][0]["log_p"])
+    assert layers["IWAE k=50"] == f"{d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(40):.2f}; paper -1.88"
+    assert d.mean() < 0 and layers["VAE k=5"].startswith("not yet")

@@ -35,3 +35,23 @@ def test_gradient_snr_dreg_beats_iwae_for_the_encoder_near_the_posterior():
     assert snr["dreg"]["encoder"] > 2 * snr["iwae"]["encoder"]
     assert snr["dreg"]["decoder"] == pytest.approx(snr["iwae"]["decoder"], rel=0.3)
     assert snr["iwae"]["encoder_per_parameter"].size > 0
+
+
+def test_active_units_by_layer_counts_the_upper_layer_as_a_brute_force_estimate(binary_data):
+    from keras_vae import networks
+
+    encoders, decoders = networks.mlp_hierarchy((12,), (4, 3), hidden_units=((8,), (6,)))
+    model = IWAE(encoders, decoders, num_samples=2, seed=0)
+    model.build((None, 12))
+    head = encoders[1].get_layer("posterior")
+    kernel, bias, lv_kernel, lv_bias = [keras.ops.convert_to_numpy(w) for w in head.weights]
+    kernel[:, 1:] = 0.0  # z_2 units 1 and 2: a mean that ignores z_1, so inactive
+    kernel[:, 0] = 3.0
+    bias[:] = 0.0
+    head.set_weights([kernel, bias, lv_kernel, lv_bias])
+    counts = diagnostics.active_units_by_layer(model, binary_data, num_samples=200)
+    assert counts[0] == diagnostics.active_units(model, binary_data)[0]
+    # Brute force: E_q[z_2 | x] as the mean of 4000 joint samples of q(z_1, z_2 | x).
+    z = keras.ops.convert_to_numpy(model.log_importance_weights(binary_data, 4000)["z"])
+    brute = int(np.sum(z[..., 4:].mean(axis=0).var(axis=0) > 0.01))
+    assert counts[1] == brute == 1
