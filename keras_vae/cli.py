@@ -80,7 +80,7 @@ def train(args):
     model, state = training.train(recipe, run_dir, epochs=args.epochs, data_dir=args.data_dir,
                                   seed=args.seed, train_limit=args.train_limit,
                                   nll_points=args.nll_points, verbose=args.verbose,
-                                  command=command)
+                                  command=command, steps_per_execution=args.steps_per_execution)
     if args.skip_finish:
         print(f"stopped after {state['epoch']} epochs; run again without --skip-finish to "
               "evaluate and write the zoo entry")
@@ -260,6 +260,9 @@ def main(argv=None):
     tr.add_argument("--test-points", type=int, help="evaluate the entry on the first N test points")
     tr.add_argument("--nll-points", type=int, default=500,
                     help="held-out points of the K=5000 NLL recorded at each stage's end (0: none)")
+    tr.add_argument("--steps-per-execution", type=int,
+                    help="training steps per compiled call (default: 100 on a GPU with jax or "
+                         "tensorflow, else 1; torch takes only 1)")
     tr.add_argument("--device", help="device to record in the metadata")
     tr.add_argument("--skip-finish", action="store_true",
                     help="train only; do not evaluate or write the zoo entry")

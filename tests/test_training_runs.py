@@ -99,3 +99,37 @@ def test_summarize_needs_a_compiled_model():
     model = RECIPE.build(seed=0)
     with pytest.raises(ValueError, match=r"`summarize` needs a compiled model"):
         evaluation.summarize(model, np.zeros((2, 784), "float32"))
+
+
+def _seed_state(model):
+    return keras.ops.convert_to_numpy(model.sampler.seed_generator.state).copy()
+
+
+def test_steps_per_execution_gives_the_weights_of_one_step_per_call(tmp_path):
+    args = dict(SMALL, train_limit=500)  # 25 steps of batch 20 per epoch
+    if keras.backend.backend() == "torch":
+        with pytest.raises(ValueError, match="steps_per_execution"):
+            training.train(RECIPE, tmp_path / "t", epochs=1, steps_per_execution=25, **args)
+        assert not (tmp_path / "t" / training.STATE).exists()
+        return
+    one, _ = training.train(RECIPE, tmp_path / "one", epochs=1, steps_per_execution=1, **args)
+    seeds_one = _seed_state(one)
+    keras.backend.clear_session()
+    many, state = training.train(RECIPE, tmp_path / "many", epochs=1, steps_per_execution=25,
+                                 **args)
+    assert state["steps_per_execution"] == many.steps_per_execution == 25
+    # The sampler's seed state advanced through the multi-step calls as through single steps.
+    np.testing.assert_array_equal(_seed_state(many), seeds_one)
+    for a, b in zip(weights(one), weights(many)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    keras.backend.clear_session()
+    # Stopped and resumed with several steps per call: the same as uninterrupted.
+    straight, _ = training.train(RECIPE, tmp_path / "straight", epochs=2, steps_per_execution=5,
+                                 **args)
+    keras.backend.clear_session()
+    training.train(RECIPE, tmp_path / "resumed", epochs=1, steps_per_execution=5, **args)
+    keras.backend.clear_session()
+    resumed, _ = training.train(RECIPE, tmp_path / "resumed", epochs=2, steps_per_execution=5,
+                                **args)
+    for a, b in zip(weights(straight), weights(resumed)):
+        np.testing.assert_array_equal(a, b)
