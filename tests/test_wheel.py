@@ -49,3 +49,20 @@ print(json.dumps({
     shipped = sorted(d.name for d in (ROOT / "zoo").iterdir() if (d / "config.json").exists())
     assert info["entries"] == shipped
     assert len(info["loaded"]) == len(shipped)
+
+
+def test_only_the_standard_wheel_carries_the_zoo(tmp_path):
+    import zipfile
+
+    from hatchling.builders.wheel import WheelBuilder
+
+    builder = WheelBuilder(str(ROOT))
+    built = {v: next(builder.build(directory=str(tmp_path / v), versions=[v]))
+             for v in ("standard", "editable")}
+    names = {v: zipfile.ZipFile(path).namelist() for v, path in built.items()}
+    assert any(n.startswith("keras_vae/zoo_entries/mnist_iwae/") for n in names["standard"])
+    assert not any("zoo_entries" in n for n in names["editable"])
+    assert any(n.endswith("licenses/LICENSE") for n in names["standard"])
+    sizes = {v: os.path.getsize(p) for v, p in built.items()}
+    print(f"wheel sizes: {sizes}")
+    assert sizes["editable"] < 1_000_000 < sizes["standard"]
