@@ -9,8 +9,17 @@ is imported only after the arguments are read.
 import argparse
 import json
 import os
+import re
 import sys
 import time
+
+
+_STDOUT = [sys.stdout]
+
+
+def _out(*values, **kwargs):
+    """Results: to standard output. Progress bars and logs go to standard error."""
+    print(*values, file=_STDOUT[0], **kwargs)
 
 
 def _set_backend(backend):
@@ -62,8 +71,8 @@ def quickstart(args):
             "train s": f"{train_time:.0f}",
             "eval points/s": f"{s['points'] / eval_time:.1f}",
         })
-    print(f"\nbinarized MNIST, {len(x_test)} test points, backend {keras.backend.backend()}")
-    print(_table(rows, list(rows[0])))
+    _out(f"\nbinarized MNIST, {len(x_test)} test points, backend {keras.backend.backend()}")
+    _out(_table(rows, list(rows[0])))
     if args.output:
         with open(args.output, "w") as f:
             json.dump({"backend": keras.backend.backend(), "rows": rows}, f, indent=1)
@@ -82,15 +91,15 @@ def train(args):
                                   nll_points=args.nll_points, verbose=args.verbose,
                                   command=command, steps_per_execution=args.steps_per_execution)
     if args.skip_finish:
-        print(f"stopped after {state['epoch']} epochs; run again without --skip-finish to "
+        _out(f"stopped after {state['epoch']} epochs; run again without --skip-finish to "
               "evaluate and write the zoo entry")
         return
     out = args.out or str(zoo.user_dir() / args.entry)
     results = training.finish(recipe, model, state, out, run_dir=run_dir, data_dir=args.data_dir,
                               test_points=args.test_points, device=args.device,
                               verbose=min(args.verbose, 1))
-    print(f"wrote zoo entry {out} after {state['epoch']} epochs")
-    print(_table([results], list(results)))
+    _out(f"wrote zoo entry {out} after {state['epoch']} epochs")
+    _out(_table([results], list(results)))
 
 
 def _entry_recipe(entry):
@@ -113,7 +122,7 @@ def evaluate(args):
            f"-L_{model.num_samples}": f"{s['bound']:.2f}",
            "-ELBO": f"{s['elbo']:.2f} (analytic KL)",
            "mean ESS": f"{s['ess']:.1f}"}
-    print(_table([row], list(row)))
+    _out(_table([row], list(row)))
     if args.output:
         with open(args.output, "w") as f:
             json.dump({**row, **s}, f, indent=1)
@@ -139,7 +148,7 @@ def samples(args):
     # Means of p(x | z) are probabilities for Bernoulli, pixel values for 8-bit likelihoods.
     top = 1.0 if recipe.likelihood == "bernoulli" else 255.0
     height, width, channels = recipe.image_shape
-    fig, axes = plt.subplots(n + 2, n, figsize=(n, n + 2))
+    fig, axes = plt.subplots(n + 2, n, figsize=(n + 2, n + 2))
     rows = [drawn[i * n:(i + 1) * n] for i in range(n)] + [originals, recon]
     for r, row in enumerate(rows):
         for c in range(n):
@@ -147,11 +156,17 @@ def samples(args):
             axes[r, c].imshow(image[..., 0] if channels == 1 else image, cmap="gray",
                               vmin=0, vmax=1)
             axes[r, c].axis("off")
-    fig.suptitle(f"{args.entry}: {n}x{n} samples (mean of p(x|z)); test images and reconstructions")
+    # Label each block at the left of its first row: samples, then one row each.
+    for row, label in ((0, f"samples from p(z)\n(mean of p(x | z), {n}x{n})"),
+                       (n, "test images"), (n + 1, "reconstructions")):
+        axes[row, 0].text(-0.15, 0.5, label, transform=axes[row, 0].transAxes, ha="right",
+                          va="center", fontsize=8)
+    fig.subplots_adjust(left=0.22)
+    fig.suptitle(f"{args.entry}")
     out = args.out or f"{args.entry}_samples.png"
     fig.savefig(out, dpi=80)
     plt.close(fig)
-    print(f"wrote {out}")
+    _out(f"wrote {out}")
 
 
 def compress(args):
@@ -171,7 +186,7 @@ def compress(args):
     with open(args.output, "wb") as f:
         f.write(data)
     n = max(len(x), 1)
-    print(f"wrote {args.output}: {len(x)} images, {len(data)} bytes, "
+    _out(f"wrote {args.output}: {len(x)} images, {len(data)} bytes, "
           f"{compression.rate(data, x):.4f} bits/dim, {len(data) / n:.1f} bytes per image "
           f"(clean bits {compression.clean_bits(data)}), {len(x) / seconds:.1f} images/s")
 
@@ -195,7 +210,7 @@ def decompress(args):
         raise SystemExit(f"Cannot decompress {args.input!r}: {e}") from None
     seconds = time.perf_counter() - start
     np.save(args.output, x, allow_pickle=False)
-    print(f"wrote {args.output}: {len(x)} images of shape {x.shape[1:]} ({x.dtype}), "
+    _out(f"wrote {args.output}: {len(x)} images of shape {x.shape[1:]} ({x.dtype}), "
           f"{compression.rate(data, x):.4f} bits/dim, {len(x) / seconds:.1f} images/s")
 
 
@@ -233,80 +248,165 @@ def list_zoo(args):
             rows.append({"entry": name, "dataset": r.dataset, "model": f"{r.model} k={r.num_samples}",
                          "test NLL (K=5000)": "recipe only", "bits/dim": "", "test points": "",
                          "epochs": _run_epoch(args.runs_dir, name), "parameters": ""})
-    print(_table(rows, list(rows[0])))
+    _out(_table(rows, list(rows[0])))
 
 
-def main(argv=None):
+def _fail(message):
+    """One line on stderr and exit status 2, as argparse does for a bad argument."""
+    print(f"keras-vae: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _check_entry(args):
+    """Refuses an unknown entry name before any backend is imported."""
+    import difflib
+
+    from keras_vae import recipes, zoo
+
+    name = getattr(args, "entry", None)
+    if name is None:
+        return
+    if args.command == "train":
+        known, kind = sorted(recipes.RECIPES), "recipe"
+    else:
+        if os.path.isdir(name):
+            return
+        known, kind = zoo.available(), "zoo entry"
+        if name not in known and name in recipes.RECIPES:
+            _fail(f"zoo entry {name!r} is a recipe with no trained weights here; train it with "
+                  f"`keras-vae train {name}` or put an entry in {zoo.user_dir() / name}")
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = (f"did you mean {', '.join(close)}?" if close
+                else f"known: {', '.join(known) or 'none'}")
+        _fail(f"unknown {kind} {name!r}; {hint}")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: X)" where the help text does not already say the default."""
+
+    def _get_help_string(self, action):
+        if "default" in (action.help or "") or action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _parser():
+    backend = argparse.ArgumentParser(add_help=False)
+    # Accepted before or after the command; SUPPRESS keeps the top-level value otherwise.
+    backend.add_argument("--backend", choices=["jax", "tensorflow", "torch"],
+                         default=argparse.SUPPRESS,
+                         help="Keras backend (default: $KERAS_BACKEND, else Keras's default)")
     parser = argparse.ArgumentParser(prog="keras-vae", description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=["jax", "tensorflow", "torch"],
-                        help="Keras backend (default: $KERAS_BACKEND or Keras's default)")
+    parser.add_argument("--backend", choices=["jax", "tensorflow", "torch"], default=None,
+                        help="Keras backend (default: $KERAS_BACKEND, else Keras's default)")
     sub = parser.add_subparsers(dest="command", required=True)
-    quick = sub.add_parser("quickstart", help="train VAE and IWAE briefly and print test NLL")
-    quick.add_argument("--epochs", type=int, default=2)
-    quick.add_argument("--batch-size", type=int, default=100)
-    quick.add_argument("--num-test", type=int, default=1000)
-    quick.add_argument("--num-samples", type=int, default=5000)
-    quick.add_argument("--seed", type=int, default=0)
-    quick.add_argument("--verbose", type=int, default=2)
+
+    def command(name, text):
+        return sub.add_parser(name, help=text, description=text, parents=[backend],
+                              formatter_class=_HelpFormatter)
+
+    quick = command("quickstart", "train VAE and IWAE briefly and print test NLL")
+    quick.add_argument("--epochs", type=int, default=2, help="training epochs of each model")
+    quick.add_argument("--batch-size", type=int, default=100, help="training batch size")
+    quick.add_argument("--num-test", type=int, default=1000, help="test points evaluated")
+    quick.add_argument("--num-samples", type=int, default=5000, help="K of the test NLL")
+    quick.add_argument("--seed", type=int, default=0, help="random seed")
+    quick.add_argument("--verbose", type=int, default=2, help="Keras verbosity (0, 1, 2)")
     quick.add_argument("--output", help="write the table as JSON here")
-    tr = sub.add_parser("train", help="train a zoo recipe (resumes where it stopped)")
-    tr.add_argument("entry")
-    tr.add_argument("--epochs", type=int, help="stop after this many epochs in all (default: the recipe's)")
+    tr = command("train", "train a zoo recipe (resumes where it stopped)")
+    tr.add_argument("entry", help="recipe name (see `keras-vae zoo`)")
+    tr.add_argument("--epochs", type=int,
+                    help="stop after this many epochs in all (default: the recipe's schedule)")
     tr.add_argument("--run-dir", help="checkpoints and history (default: runs/ENTRY)")
     tr.add_argument("--out", help="zoo entry folder to write (default: $KERAS_VAE_ZOO_DIR/ENTRY)")
-    tr.add_argument("--data-dir")
-    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--data-dir", help="dataset folder (default: $KERAS_VAE_DATA_DIR, else the "
+                                       "Keras cache with a checksummed download)")
+    tr.add_argument("--seed", type=int, default=0, help="random seed of the run")
     tr.add_argument("--train-limit", type=int, help="use only the first N training examples")
-    tr.add_argument("--test-points", type=int, help="evaluate the entry on the first N test points")
+    tr.add_argument("--test-points", type=int,
+                    help="evaluate the entry on the first N test points (default: all)")
     tr.add_argument("--nll-points", type=int, default=500,
                     help="held-out points of the K=5000 NLL recorded at each stage's end (0: none)")
     tr.add_argument("--steps-per-execution", type=int,
                     help="training steps per compiled call (default: 100 on a GPU with jax or "
                          "tensorflow, else 1; torch takes only 1)")
-    tr.add_argument("--device", help="device to record in the metadata")
+    tr.add_argument("--device", help="device to record in the metadata (default: detected)")
     tr.add_argument("--skip-finish", action="store_true",
                     help="train only; do not evaluate or write the zoo entry")
-    tr.add_argument("--verbose", type=int, default=2)
-    ev = sub.add_parser("evaluate", help="K-sample test log-likelihood of a zoo entry")
-    ev.add_argument("entry")
-    ev.add_argument("--num-samples", type=int, default=5000)
+    tr.add_argument("--verbose", type=int, default=2, help="Keras verbosity (0, 1, 2)")
+    ev = command("evaluate", "K-sample test log-likelihood of a zoo entry")
+    ev.add_argument("entry", help="zoo entry name or folder")
+    ev.add_argument("--num-samples", type=int, default=5000, help="K importance samples")
     ev.add_argument("--num-points", type=int, help="first N test points (default: all)")
-    ev.add_argument("--data-dir")
-    ev.add_argument("--verbose", type=int, default=1)
+    ev.add_argument("--data-dir", help="dataset folder (default: the bundled test split)")
+    ev.add_argument("--verbose", type=int, default=1, help="1: progress bar")
     ev.add_argument("--output", help="write the result as JSON here")
-    zo = sub.add_parser("zoo", help="list zoo entries and recipes")
+    zo = command("zoo", "list zoo entries and recipes")
     zo.add_argument("--runs-dir", default="runs",
                     help="where `keras-vae train` keeps runs; recipes with a run there show its epoch")
-    sa = sub.add_parser("samples", help="PNG grid of samples and reconstructions")
-    sa.add_argument("entry")
+    sa = command("samples", "PNG grid of samples, test images and reconstructions")
+    sa.add_argument("entry", help="zoo entry name or folder")
     sa.add_argument("--num", type=int, default=8, help="grid side")
-    sa.add_argument("--seed", type=int, default=0)
+    sa.add_argument("--seed", type=int, default=0, help="seed of the prior samples")
     sa.add_argument("--out", help="PNG path (default: ENTRY_samples.png)")
-    sa.add_argument("--data-dir")
-    co = sub.add_parser("compress", help="code images losslessly with a zoo entry (bits-back ANS)")
-    co.add_argument("entry")
+    sa.add_argument("--data-dir", help="dataset folder (default: the bundled test split)")
+    co = command("compress", "code images losslessly with a zoo entry (bits-back ANS)")
+    co.add_argument("entry", help="zoo entry name or folder")
     co.add_argument("input", help=".npy array (n, *event) in the entry's likelihood's support")
     co.add_argument("output", help="compressed stream to write")
-    co.add_argument("--seed", type=int, default=0, help="seed of the clean bits (default: 0)")
+    co.add_argument("--seed", type=int, default=0, help="seed of the clean bits")
     co.add_argument("--precision", type=int, default=12,
-                    help="latent buckets per dimension, as a power of 2 (default: 12)")
-    co.add_argument("--batch-size", type=int, default=32,
-                    help="images per network call (default: 32)")
-    co.add_argument("--verbose", type=int, default=1, help="1: progress bar (default: 1)")
-    de = sub.add_parser("decompress", help="decode a stream written by `keras-vae compress`")
-    de.add_argument("entry")
+                    help="latent buckets per dimension, as a power of 2")
+    co.add_argument("--batch-size", type=int, default=32, help="images per network call")
+    co.add_argument("--verbose", type=int, default=1, help="1: progress bar")
+    de = command("decompress", "decode a stream written by `keras-vae compress`")
+    de.add_argument("entry", help="zoo entry name or folder (the one that compressed)")
     de.add_argument("input", help="compressed stream")
     de.add_argument("output", help=".npy file to write")
     de.add_argument("--allow-other-backend", action="store_true",
                     help="try a stream written on another backend (the data's sha256 decides)")
-    de.add_argument("--verbose", type=int, default=1, help="1: progress bar (default: 1)")
+    de.add_argument("--verbose", type=int, default=1, help="1: progress bar")
+    return parser
+
+
+def main(argv=None):
+    import contextlib
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     args.argv = argv
+    _check_entry(args)
     _set_backend(args.backend)
+    from keras_vae._quiet import start_tensorflow_quietly
+
+    start_tensorflow_quietly()
     commands = {"quickstart": quickstart, "train": train, "evaluate": evaluate, "zoo": list_zoo,
                 "samples": samples, "compress": compress, "decompress": decompress}
-    commands[args.command](args)
+    # Progress bars and logs (Keras prints them to stdout) go to stderr, so that
+    # `keras-vae ... > file` captures only the results.
+    _STDOUT[0] = sys.stdout
+    progress = sys.stderr if sys.stderr.isatty() else _Plain(sys.stderr)
+    with contextlib.redirect_stdout(progress):
+        commands[args.command](args)
+
+
+class _Plain:
+    """A text stream with Keras's ANSI styling removed (progress written to a file)."""
+
+    _STYLE = re.compile(r"\x1b\[[0-9;]*m")
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text):
+        return self.stream.write(self._STYLE.sub("", text))
+
+    def isatty(self):
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 if __name__ == "__main__":
