@@ -31,7 +31,7 @@ def _data(n):
         x, source = datasets.load("binarized_mnist", "train"), "train"
     except (FileNotFoundError, ValueError):
         x, source = datasets.load("binarized_mnist", "test"), "test (bundled)"
-    x = datasets.to_unit_interval(x).reshape(-1, 784)
+    x = datasets.to_unit_interval(x, 1).reshape(-1, 784)
     reps = -(-n // len(x))
     return np.concatenate([x] * reps)[:n], source
 

@@ -43,8 +43,8 @@ def quickstart(args):
     from keras_vae import IWAE, VAE, datasets, evaluation, networks
 
     keras.utils.set_random_seed(args.seed)
-    x_train = datasets.to_unit_interval(datasets.load("binarized_mnist", "train")).reshape(-1, 784)
-    x_test = datasets.to_unit_interval(datasets.load("binarized_mnist", "test")).reshape(-1, 784)
+    x_train = datasets.to_unit_interval(datasets.load("binarized_mnist", "train"), 1).reshape(-1, 784)
+    x_test = datasets.to_unit_interval(datasets.load("binarized_mnist", "test"), 1).reshape(-1, 784)
     x_test = x_test[: args.num_test]
     bias = networks.output_bias_from_data(x_train)
     rows = []

@@ -1,13 +1,14 @@
 """Datasets in their original formats, found locally or downloaded once.
 
-Resolution order for every file: an explicit `data_dir`, then
-`$KERAS_VAE_DATA_DIR`, then the Keras cache (`~/.keras/datasets`), and only
-then a download from the official source, verified by its published
+Resolution order for every file: an explicit `data_dir` alone (the file is
+used from there or the call fails), else `$KERAS_VAE_DATA_DIR` (which must
+be a folder), the packaged test split, the Keras cache (`~/.keras/datasets`),
+and only then a download from the official source, verified by its published
 checksum. Offline, a missing file raises `FileNotFoundError` naming the file,
 its checksum and where to put it. Nothing here unpickles.
 
 Images come back as `uint8` arrays `(n, 28, 28)`; binarized MNIST holds
-{0, 1}. Scale with `to_unit_interval` for Bernoulli models.
+{0, 1}. Scale with `to_unit_interval(x, max_value(name))` for Bernoulli models.
 """
 
 import gzip
@@ -77,14 +78,32 @@ def _digest(path, algorithm):
     return digest.hexdigest()
 
 
+def _cache_dir():
+    return pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".keras")) / "datasets"
+
+
 def _search_dirs(data_dir):
-    dirs = []
+    """Where files are looked for: an explicit `data_dir` alone, else the variable, then the cache."""
     if data_dir is not None:
-        dirs.append(pathlib.Path(data_dir))
+        if not pathlib.Path(data_dir).is_dir():
+            raise FileNotFoundError(f"`data_dir` {str(data_dir)!r} is not a folder. Expected a "
+                                    "folder holding <dataset>/<original file>.")
+        return [pathlib.Path(data_dir)]
+    dirs = []
     if os.environ.get("KERAS_VAE_DATA_DIR"):
-        dirs.append(pathlib.Path(os.environ["KERAS_VAE_DATA_DIR"]))
-    dirs.append(pathlib.Path(os.environ.get("KERAS_HOME", pathlib.Path.home() / ".keras")) / "datasets")
-    return dirs
+        env = pathlib.Path(os.environ["KERAS_VAE_DATA_DIR"])
+        if not env.is_dir():
+            raise FileNotFoundError(f"KERAS_VAE_DATA_DIR={str(env)!r} is not a folder. Point it at "
+                                    "a folder holding <dataset>/<original file>, or unset it.")
+        dirs.append(env)
+    return dirs + [_cache_dir()]
+
+
+def _explicit_missing(name, filename, data_dir):
+    return FileNotFoundError(
+        f"Dataset file {pathlib.Path(data_dir) / name / filename} does not exist. `data_dir` was "
+        "given, so nothing else is searched or downloaded; put the file there or leave "
+        "`data_dir` unset.")
 
 
 def _missing(name, filename, checksum, dirs, origin, error):
@@ -98,7 +117,7 @@ def _missing(name, filename, checksum, dirs, origin, error):
 
 def _find_or_download(name, filename, checksum, origin, data_dir, bundled=None):
     dirs = _search_dirs(data_dir)
-    if bundled is not None:
+    if bundled is not None and data_dir is None:
         dirs = dirs[:-1]  # prefer the packaged copy to the Keras cache and the network
     for directory in dirs:
         path = directory / name / filename
@@ -110,6 +129,8 @@ def _find_or_download(name, filename, checksum, origin, data_dir, bundled=None):
                     f"expected {checksum}. Delete it and download it again."
                 )
             return path
+    if data_dir is not None:
+        raise _explicit_missing(name, filename, data_dir)
     if bundled is not None and _sha256(bundled) == checksum:
         return bundled
     import keras
@@ -160,15 +181,27 @@ def _load_binarized(split, data_dir):
         if path.exists():
             with np.load(path, allow_pickle=False) as z:
                 return _check_array(z[split], split)
+    if data_dir is not None:
+        raise _explicit_missing("binarized_mnist", _BINARIZED["file"], data_dir)
     if split == "test":
         with np.load(_BUNDLED_TEST, allow_pickle=False) as z:
             return _check_array(np.unpackbits(z["packed"], axis=1)[:, :784], split)
     arrays = {}
     for part in ("train", "valid", "test"):
-        amat = _find_or_download("binarized_mnist", f"binarized_mnist_{part}.amat", None,
-                                 _BINARIZED["origin"], data_dir)
+        try:
+            amat = _find_or_download("binarized_mnist", f"binarized_mnist_{part}.amat", None,
+                                     _BINARIZED["origin"], data_dir)
+        except FileNotFoundError as error:
+            places = "\n".join(f"  {d / 'binarized_mnist' / _BINARIZED['file']}"
+                                for d in _search_dirs(data_dir))
+            raise FileNotFoundError(
+                f"Dataset file binarized_mnist/{_BINARIZED['file']} (the three splits as uint8 "
+                f"arrays; each split's sha256 is checked) was not found in:\n{places}\nand "
+                f"building it from Larochelle's binarized_mnist_{{train,valid,test}}.amat at "
+                f"{_BINARIZED['origin']} failed. Put the file in <dir>/binarized_mnist/ and set "
+                "KERAS_VAE_DATA_DIR=<dir> or pass data_dir=<dir>.") from error
         arrays[part] = _check_array(np.loadtxt(amat, dtype=np.uint8), part)
-    cache = _search_dirs(None)[-1] / "binarized_mnist"
+    cache = _cache_dir() / "binarized_mnist"
     cache.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(cache / _BINARIZED["file"], **arrays)
     return arrays[split]
@@ -219,8 +252,27 @@ def binarize(intensities, seed, epoch=0):
     return (rng.random(intensities.shape, dtype=np.float32) < intensities).astype(np.float32)
 
 
-def to_unit_interval(images):
-    """uint8 images to float32 in [0, 1]: {0, 1} stays binary, 0..255 is scaled."""
+def to_unit_interval(images, max_value):
+    """Images to float32 in [0, 1], divided by `max_value` (255 for 8-bit, 1 for binary).
+
+    The scale is the caller's to say: binarized MNIST and MNIST are both uint8,
+    and a batch of dark 8-bit images can hold no value above 1.
+    """
+    import numbers
+
+    if isinstance(max_value, bool) or not isinstance(max_value, numbers.Real) or max_value <= 0:
+        raise ValueError(f"Expected `max_value` > 0 (255 for 8-bit pixels, 1 for binary ones). "
+                         f"Received: max_value={max_value!r}")
     images = np.asarray(images)
-    scale = 1.0 if images.max(initial=0) <= 1 else 255.0
-    return (images.astype(np.float32) / scale)
+    top = images.max(initial=0)
+    if top > max_value or images.min(initial=0) < 0:
+        raise ValueError(f"Expected `images` in [0, {max_value}]. Received values in "
+                         f"[{images.min()}, {top}]; pass the right `max_value`.")
+    return images.astype(np.float32) / np.float32(max_value)
+
+
+def max_value(name):
+    """The largest pixel value of a dataset as `load` returns it (1 for binarized MNIST)."""
+    if name not in NAMES:
+        raise ValueError(f"Unknown dataset {name!r}. Expected one of {list(NAMES)}.")
+    return 1 if name == "binarized_mnist" else 255

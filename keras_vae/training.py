@@ -31,7 +31,7 @@ def _prepare(recipe, images):
 
     images = images.reshape((len(images),) + recipe.input_shape)
     if recipe.likelihood == "bernoulli":
-        return datasets.to_unit_interval(images)
+        return datasets.to_unit_interval(images, datasets.max_value(recipe.dataset))
     return images.astype(np.float32)
 
 

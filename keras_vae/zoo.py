@@ -104,6 +104,10 @@ def load(name_or_dir):
         raise ValueError(f"{entry / CONFIG} could not be deserialized safely: {error}") from error
     model.build(tuple(config["input_shape"]))
     model.load_weights(entry / WEIGHTS)
+    recipe = metadata.get("recipe", {})
+    # Fine-tuning on grey levels a model trained on binary pixels gets a warning in `fit`.
+    model.trained_on_binary_pixels = bool(recipe.get("dynamic_binarization")) or \
+        recipe.get("dataset") == "binarized_mnist"
     return model
 
 

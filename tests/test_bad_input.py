@@ -171,3 +171,30 @@ def test_nan_in_a_stream_stops_fit_at_that_batch_with_weights_intact(binary_data
     assert len(seen) <= 2
     for w in model.get_weights():
         assert np.all(np.isfinite(np.array(w)))
+
+
+@pytest.mark.parametrize("call", ["predict", "predict_on_batch", "reconstruct", "encode"])
+def test_inference_calls_check_their_input_too(binary_data, call):
+    model = compiled()
+    with pytest.raises(ValueError, match=r"Bernoulli likelihood expects `x` in \[0, 1\]"):
+        getattr(model, call)(binary_data * 255)
+    with pytest.raises(ValueError, match=r"Expected `x` of shape"):
+        getattr(model, call)(binary_data[:, :5])
+    getattr(model, call)(binary_data)  # good input still works
+
+
+def test_fine_tuning_a_binary_zoo_entry_on_grey_levels_warns(binary_data):
+    from keras_vae import zoo
+
+    model = zoo.load("mnist_iwae")
+    assert model.trained_on_binary_pixels
+    model.compile(optimizer="adam")
+    grey = np.random.default_rng(0).random((20, 784)).astype("float32")
+    with pytest.warns(UserWarning, match="trained on binary pixels"):
+        model.fit(grey, epochs=1, batch_size=20, verbose=0)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit((grey > 0.5).astype("float32"), epochs=1, batch_size=20, verbose=0)
+    assert not zoo.load("fashion_mnist_vae").trained_on_binary_pixels

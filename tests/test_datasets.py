@@ -55,8 +55,28 @@ def test_bundled_fashion_mnist_test_images_need_no_data_dir(offline):
 def test_missing_dataset_says_which_file_and_where(offline):
     with pytest.raises(FileNotFoundError, match=r"mnist/train-images-idx3-ubyte.gz \(checksum 440fcabf"):
         datasets.load("mnist", "train")
-    with pytest.raises(FileNotFoundError, match="KERAS_VAE_DATA_DIR"):
+    # The file the loader reads, not the .amat it could be built from.
+    with pytest.raises(FileNotFoundError, match=r"binarized_mnist/binarized_mnist.npz \(the three"):
         datasets.load("binarized_mnist", "train")
+
+
+def test_an_explicit_data_dir_is_used_or_fails(offline, monkeypatch):
+    empty = offline / "empty"
+    empty.mkdir()
+    # The bundled test split, the cache and the variable are not fallbacks for an explicit path.
+    monkeypatch.setenv("KERAS_VAE_DATA_DIR", SHARED or str(offline))
+    with pytest.raises(FileNotFoundError, match=r"empty/mnist/t10k-images-idx3-ubyte.gz does not"):
+        datasets.load("mnist", "test", data_dir=empty)
+    with pytest.raises(FileNotFoundError, match=r"empty/binarized_mnist/binarized_mnist.npz"):
+        datasets.load("binarized_mnist", "test", data_dir=empty)
+    with pytest.raises(FileNotFoundError, match="`data_dir` .* is not a folder"):
+        datasets.load("mnist", "test", data_dir=offline / "nowhere")
+
+
+def test_a_data_dir_variable_that_is_not_a_folder_is_an_error(offline, monkeypatch):
+    monkeypatch.setenv("KERAS_VAE_DATA_DIR", str(offline / "nowhere"))
+    with pytest.raises(FileNotFoundError, match="KERAS_VAE_DATA_DIR=.*nowhere.* is not a folder"):
+        datasets.load("mnist", "test")
 
 
 def _write_idx(path, images):
@@ -106,9 +126,16 @@ def test_binarize_is_a_seeded_bernoulli_draw():
         datasets.binarize(np.array([2.0]), 0)
 
 
-def test_to_unit_interval():
-    assert datasets.to_unit_interval(np.array([0, 255], np.uint8)).tolist() == [0.0, 1.0]
-    assert datasets.to_unit_interval(np.array([0, 1], np.uint8)).tolist() == [0.0, 1.0]
+def test_to_unit_interval_takes_the_scale_explicitly():
+    assert datasets.to_unit_interval(np.array([0, 255], np.uint8), 255).tolist() == [0.0, 1.0]
+    assert datasets.to_unit_interval(np.array([0, 1], np.uint8), 1).tolist() == [0.0, 1.0]
+    # Dark 8-bit pixels are not taken for binary ones.
+    np.testing.assert_allclose(datasets.to_unit_interval(np.array([0, 1], np.uint8), 255), [0, 1 / 255])
+    with pytest.raises(ValueError, match=r"`images` in \[0, 1\]"):
+        datasets.to_unit_interval(np.array([0, 255], np.uint8), 1)
+    with pytest.raises(ValueError, match="max_value"):
+        datasets.to_unit_interval(np.array([0, 1], np.uint8), 0)
+    assert [datasets.max_value(n) for n in ("mnist", "binarized_mnist")] == [255, 1]
 
 
 def test_svhn_reader_on_a_tiny_official_format_file(tmp_path):

@@ -119,8 +119,20 @@ class InputChecks:
             return x.enumerate().map(check)
         return x
 
+    def _warn_if_grey(self, x):
+        if not getattr(self, "trained_on_binary_pixels", False) or not isinstance(x, np.ndarray):
+            return
+        if x.size and not np.isin(x, (0, 1)).all():
+            import warnings
+
+            warnings.warn("This model was trained on binary pixels (a binarized-MNIST zoo "
+                          "entry) and `x` holds grey levels strictly between 0 and 1: fine-tuning "
+                          "on them changes what the model describes. Binarize first "
+                          "(keras_vae.datasets.binarize) unless that is intended.", stacklevel=3)
+
     def fit(self, x=None, y=None, *args, **kwargs):
         self.check_data(x, "x")
+        self._warn_if_grey(x)
         validation = kwargs.get("validation_data")
         if validation is not None and not isinstance(validation, (tuple, list)):
             self.check_data(validation, "validation_data")
@@ -135,6 +147,14 @@ class InputChecks:
                 start = message.index("`x (batch ")
                 raise ValueError(message[start:].split("\n")[0]) from error
             raise
+
+    def predict(self, x, *args, **kwargs):
+        self.check_data(x, "x")
+        return super().predict(x, *args, **kwargs)
+
+    def predict_on_batch(self, x):
+        self.check_data(x, "x")
+        return super().predict_on_batch(x)
 
     def evaluate(self, x=None, y=None, *args, **kwargs):
         self.check_data(x, "x")

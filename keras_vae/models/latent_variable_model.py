@@ -7,6 +7,7 @@ in `compute_losses`; the per-backend `Trainer` mixin takes the gradients.
 """
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_vae import distributions, likelihoods
@@ -72,7 +73,12 @@ class LatentVariableModel(InputChecks, StochasticLayers, Trainer, keras.Model):
     # The generative model and the encoder.
 
     def encode(self, x, training=False):
-        """Returns `(mean, log_var)` of q(z | x) (of q(z_1 | x) in a hierarchy)."""
+        """Returns `(mean, log_var)` of q(z | x) (of q(z_1 | x) in a hierarchy).
+
+        A NumPy `x` is checked first (shape, NaN, the likelihood's support).
+        """
+        if isinstance(x, np.ndarray):
+            self.check_data(x, "x")
         return self._pair(self.encoders[0](x, training=training), "encoder")
 
     def _decode_params(self, z, training=False):
@@ -94,7 +100,9 @@ class LatentVariableModel(InputChecks, StochasticLayers, Trainer, keras.Model):
         return self.likelihood.mean(self._decode_params(z[None]))[0]
 
     def reconstruct(self, x, sample=False):
-        """Mean of p(x | z) at the posterior mean (or a posterior sample)."""
+        """Mean of p(x | z) at the posterior mean (or a posterior sample); `x` checked first."""
+        if isinstance(x, np.ndarray):
+            self.check_data(x, "x")
         mean, log_var = self.encode(ops.convert_to_tensor(x))
         z = self.sampler(mean, log_var) if sample else mean
         return self.decode(z)
