@@ -14,8 +14,10 @@ class IWAE(LatentVariableModel):
     L_K = E[log (1/K) sum_k p(x, z_k) / q(z_k | x)] with K samples per example;
     L_1 is the ELBO, and L_K increases to log p(x) as K grows.
 
+    `encoder`, `decoder`, `likelihood` and `seed` are those of
+    `LatentVariableModel`.
+
     Args:
-        encoder, decoder, likelihood, seed: See `LatentVariableModel`.
         num_samples: K. Defaults to 5.
         gradient_estimator: Encoder gradient: `"iwae"` (the plain
             reparameterization gradient of L_K), `"stl"` (sticking the landing:
@@ -76,9 +78,10 @@ class IWAE(LatentVariableModel):
 class MIWAE(IWAE):
     """Average of M independent L_K bounds, each from its own K samples.
 
+    The other arguments are those of `IWAE` (including `gradient_estimator`).
+
     Args:
         num_groups: M. `num_samples` is K per group; each step draws M * K.
-        Other arguments as `IWAE` (including `gradient_estimator`).
 
     Reference:
         Rainforth et al., Tighter Variational Bounds are Not Necessarily

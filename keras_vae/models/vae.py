@@ -13,9 +13,10 @@ class VAE(LatentVariableModel):
     `num_samples` reparameterized samples (the mean of log_w), or with the KL
     term in closed form when `analytic_kl=True`.
 
+    `encoder`, `decoder`, `likelihood`, `num_samples` and `seed` are those of
+    `LatentVariableModel`.
+
     Args:
-        encoder, decoder, likelihood, num_samples, seed: See
-            `LatentVariableModel`.
         analytic_kl: Use KL(q || p) in closed form instead of its Monte Carlo
             estimate. Defaults to False, so that the VAE is exactly the K=1 case
             of the shared log-weights (as in the IWAE paper's comparison).
