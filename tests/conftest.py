@@ -31,5 +31,11 @@ def tiny_networks(input_dim=12, latent_dim=3, hidden=(8,), likelihood="bernoulli
     return encoder, decoder
 
 
+# Tests that read a training split (never the network: CI and ../shared provide the files).
+needs_training_data = pytest.mark.skipif(
+    not os.environ.get("KERAS_VAE_DATA_DIR"),
+    reason="needs the training splits: set KERAS_VAE_DATA_DIR to a data folder (see the README)")
+
+
 def backend():
     return keras.backend.backend()

@@ -22,8 +22,10 @@ class LinearEncoder(keras.layers.Layer):
         self.log_var_value = np.asarray(log_var, "float32")
 
     def call(self, x):
-        mean = ops.matmul(x, self.kernel) + self.bias_value
-        return mean, ops.zeros_like(mean) + self.log_var_value
+        # Constants as backend tensors: NumPy operands make torch call NumPy's __array_wrap__.
+        mean = ops.matmul(x, ops.convert_to_tensor(self.kernel)) + ops.convert_to_tensor(
+            self.bias_value)
+        return mean, ops.zeros_like(mean) + ops.convert_to_tensor(self.log_var_value)
 
 
 def make_problem(data_dim=5, latent_dim=2, sigma=0.5, num_points=20, seed=0):

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import backend
+from conftest import backend, needs_training_data
 
 ROOT = pathlib.Path(__file__).parents[1]
 
@@ -174,6 +174,7 @@ def test_throughput_runs_on_tiny_inputs(results):
     assert "Not measured: plain torch and pythae (--no-peers)." in throughput.markdown(payload)
 
 
+@needs_training_data
 def test_estimators_benchmark_trains_evaluates_and_resumes(results, monkeypatch):
     from benchmarks import estimators
 

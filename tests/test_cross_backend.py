@@ -71,7 +71,8 @@ def current_values():
         for cls in (VAE, IWAE):
             model = fixed_model(cls, likelihood)
             losses = model.compute_losses(x, noise=noise)
-            values[f"{cls.__name__}/{name}"] = {k: float(v) for k, v in losses.items()}
+            values[f"{cls.__name__}/{name}"] = {
+                k: float(keras.ops.convert_to_numpy(v)) for k, v in losses.items()}
             keras.backend.clear_session()
     return values
 
