@@ -248,3 +248,26 @@ def test_table1_cells_paired_differences_and_active_units_from_records():
          - records["IWAE_50_2"]["shards"][0]["log_p"])
     assert layers["IWAE k=50"] == f"{d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(40):.2f}; paper -1.88"
     assert d.mean() < 0 and layers["VAE k=5"].startswith("not yet")
+
+
+def test_compression_benchmark_on_a_few_images(results):
+    import gzip
+
+    from benchmarks import compression
+
+    compression.main(["--entries", "binarized_mnist_iwae", "--points", "20", "--num-samples",
+                      "10", "--no-readme", "--backend", backend()])
+    payload = json.loads((results / "compression.json").read_text())
+    (row,) = payload["rows"]
+    assert row["points"] == 20 and row["backend"] == backend()
+    assert row["bits_per_dim"] == pytest.approx(row["bytes"] * 8 / (20 * 784))
+    # The payload alone is a one-sample estimate of -ELBO: near it, header and clean bits aside.
+    assert 0.5 < row["payload_bits_per_dim"] / row["elbo_bits_per_dim"] < 1.5
+    assert row["nll_bits_per_dim"] < row["elbo_bits_per_dim"]
+    x = compression.test_images("binarized_mnist", 20)
+    codecs = payload["classical"]["binarized_mnist"]
+    assert codecs["gzip -9 (bytes)"]["bytes"] == len(gzip.compress(x.tobytes(), 9))
+    assert "PNG, one file per image" in codecs and "lzma -9e (packed bits)" in codecs
+    text = compression.render(payload)
+    assert "bits-back ANS, `binarized_mnist_iwae`" in text and "BB-ANS" in text
+    assert text == (results / "compression.md").read_text().rstrip("\n")
