@@ -137,6 +137,9 @@ def test_a_stream_from_another_backend_is_refused_or_verified(bernoulli_model):
     # Allowed explicitly, the data's sha256 decides (here the networks agree).
     np.testing.assert_array_equal(
         compression.decompress(model, moved, allow_other_backend=True), x.astype("uint8"))
+    incomplete = stream.pack({k: v for k, v in header.items() if k != "shape"}, words)
+    with pytest.raises(stream.StreamError, match="lacks a valid 'shape'"):
+        compression.decompress(model, incomplete)
     wrong = stream.pack({**header, "data_sha256": "0" * 64}, words)
     with pytest.raises(stream.StreamError, match="does not match the stream's sha256"):
         compression.decompress(model, wrong)
@@ -161,6 +164,8 @@ def test_coder_arguments_are_checked(bernoulli_model):
         compression.compress(model, x, precision=20)
     with pytest.raises(ValueError, match="batch_size"):
         compression.compress(model, x, batch_size=0)
+    with pytest.raises(ValueError, match="seed"):
+        compression.compress(model, x, seed=-1)
     gaussian = VAE(*tiny_networks(), likelihood="gaussian")
     gaussian.build((None, 12))
     with pytest.raises(ValueError, match="discrete likelihood"):

@@ -129,6 +129,8 @@ def compress(model, x, seed=0, precision=12, batch_size=32, verbose=0):
     if not 8 <= precision <= 16:
         raise ValueError(f"Expected `precision` in [8, 16]. Received: precision={precision}")
     batch_size = check_positive_int(batch_size, "batch_size")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}")
     coder_impl = BitsBackCoder(model, precision)
     n = len(x)
     clean = coder_impl.clean_words() if n else 0
@@ -189,6 +191,7 @@ def decompress(model, data, allow_other_backend=False, verbose=0):
     import constriction
 
     header, words = unpack(data)
+    _check_header(header)
     _check_model(model)
     fingerprint = weights_sha256(model)
     if header["weights_sha256"] != fingerprint:
@@ -224,6 +227,23 @@ def decompress(model, data, allow_other_backend=False, verbose=0):
     if hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest() != header["data_sha256"]:
         raise StreamError(_mismatch(header, backend))
     return x
+
+
+_HEADER = {"model": str, "weights_sha256": str, "backend": str, "shape": list, "dtype": str,
+           "data_sha256": str, "coder": dict}
+_CODER = {"latent_precision": int, "batch_size": int, "warmup_batches": list,
+          "clean_words": int, "seed": int}
+
+
+def _check_header(header):
+    """A header with every field the decoder reads, of the right type (else a StreamError)."""
+    for fields, where in ((_HEADER, header), (_CODER, header.get("coder", {}))):
+        if not isinstance(where, dict):
+            raise StreamError("The stream's header is not a JSON object.")
+        for key, kind in fields.items():
+            if not isinstance(where.get(key), kind):
+                raise StreamError(f"The stream's header lacks a valid {key!r} field "
+                                  f"(expected {kind.__name__}).")
 
 
 def _mismatch(header, backend):
