@@ -17,9 +17,11 @@ from keras_vae._checks import check_num_samples, check_positive_int
 from keras_vae.models.input_checks import batch_inputs
 
 DEFAULT_BATCH_SIZE = 100
-# (sample, example) pairs per chunk: large enough to keep the matmuls
-# efficient, small enough that a 784-pixel decoder output stays ~150 MB.
+# (sample, example) pairs per chunk for a 784-value event: large enough to keep
+# the matmuls efficient, small enough that the decoder output stays ~150 MB.
+# Larger events get proportionally fewer pairs (SVHN's 3072 values: a quarter).
 DEFAULT_PAIRS_PER_CHUNK = 50_000
+_REFERENCE_EVENT_SIZE = 784
 
 _compiled = weakref.WeakKeyDictionary()
 
@@ -54,7 +56,9 @@ def _chunk_function(model, num_samples):
 def _estimate_batch(model, x, num_samples, chunk_size, noise):
     batch = x.shape[0]
     if chunk_size is None:
-        chunk_size = max(1, min(num_samples, DEFAULT_PAIRS_PER_CHUNK // batch))
+        event = max(_REFERENCE_EVENT_SIZE, math.prod(x.shape[1:]))
+        pairs = DEFAULT_PAIRS_PER_CHUNK * _REFERENCE_EVENT_SIZE // event
+        chunk_size = max(1, min(num_samples, pairs // batch))
     x = ops.convert_to_tensor(x, dtype="float32")
     lse = ops.convert_to_tensor(np.full((batch,), -np.inf, np.float32))
     lse2 = lse
