@@ -28,7 +28,7 @@ import hashlib
 import keras
 import numpy as np
 
-from keras_vae._checks import check_positive_int
+from keras_vae._checks import check_positive, check_positive_int
 from keras_vae.compression.bits_back import BitsBackCoder
 from keras_vae.compression.stream import StreamError, pack, unpack
 
@@ -36,6 +36,7 @@ __all__ = ["compress", "decompress", "read_header", "rate", "clean_bits", "weigh
            "StreamError"]
 
 _LIKELIHOODS = ("bernoulli", "discretized_logistic")
+LOWER_SCALE = 3.0
 
 
 def weights_sha256(model):
@@ -103,7 +104,7 @@ def _clean_words(seed, count):
     return words
 
 
-def compress(model, x, seed=0, precision=12, batch_size=32, verbose=0):
+def compress(model, x, seed=0, precision=12, batch_size=32, lower_scale=LOWER_SCALE, verbose=0):
     """Codes `x` losslessly with bits-back ANS; returns the stream as bytes.
 
     Args:
@@ -116,6 +117,9 @@ def compress(model, x, seed=0, precision=12, batch_size=32, verbose=0):
         precision: Each latent is discretized into 2^precision buckets of
             equal prior mass (8 to 16; 12 costs well under 0.1 % of the rate).
         batch_size: Images per network call (the same on decoding).
+        lower_scale: With several stochastic layers, the buckets of the lower
+            latents have equal N(0, lower_scale^2) mass (the top latent's are
+            those of its N(0, 1) prior): lower latents often lie far out.
         verbose: 1 for a progress bar.
 
     Returns:
@@ -131,7 +135,8 @@ def compress(model, x, seed=0, precision=12, batch_size=32, verbose=0):
     batch_size = check_positive_int(batch_size, "batch_size")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"Expected `seed` to be a non-negative integer. Received: seed={seed!r}")
-    coder_impl = BitsBackCoder(model, precision)
+    lower_scale = check_positive(lower_scale, "lower_scale")
+    coder_impl = BitsBackCoder(model, precision, lower_scale)
     n = len(x)
     clean = coder_impl.clean_words() if n else 0
     coder = constriction.stream.stack.AnsCoder(_clean_words(seed, clean)) if n \
@@ -156,7 +161,8 @@ def compress(model, x, seed=0, precision=12, batch_size=32, verbose=0):
         "data_sha256": hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest(),
         "coder": {"method": "bits-back ANS", "library": f"constriction {_version()}",
                   "latent_precision": precision, "batch_size": batch_size,
-                  "warmup_batches": warmup, "clean_words": clean, "seed": int(seed)},
+                  "warmup_batches": warmup, "clean_words": clean, "seed": int(seed),
+                  "lower_scale": float(lower_scale)},
     }
     return pack(header, coder.get_compressed() if n else [])
 
@@ -211,7 +217,7 @@ def decompress(model, data, allow_other_backend=False, verbose=0):
     n = shape[0]
     out = np.zeros(shape, dtype=np.int32)
     if n:
-        coder_impl = BitsBackCoder(model, coding["latent_precision"])
+        coder_impl = BitsBackCoder(model, coding["latent_precision"], coding["lower_scale"])
         coder = constriction.stream.stack.AnsCoder(words)
         bar = keras.utils.Progbar(n, unit_name="image") if verbose else None
         for i, (start, stop) in enumerate(reversed(_batches(
@@ -232,7 +238,7 @@ def decompress(model, data, allow_other_backend=False, verbose=0):
 _HEADER = {"model": str, "weights_sha256": str, "backend": str, "shape": list, "dtype": str,
            "data_sha256": str, "coder": dict}
 _CODER = {"latent_precision": int, "batch_size": int, "warmup_batches": list,
-          "clean_words": int, "seed": int}
+          "clean_words": int, "seed": int, "lower_scale": float}
 
 
 def _check_header(header):

@@ -30,13 +30,13 @@ def _constriction():
 
 
 class Buckets:
-    """2^precision intervals of equal N(0, 1) mass, each represented by its median."""
+    """2^precision intervals of equal N(0, scale^2) mass, each represented by its median."""
 
-    def __init__(self, precision):
+    def __init__(self, precision, scale=1.0):
         n = 2**precision
         self.size = n
-        self.edges = special.ndtri(np.arange(1, n) / n)
-        self.centres = special.ndtri((np.arange(n) + 0.5) / n).astype(np.float32)
+        self.edges = scale * special.ndtri(np.arange(1, n) / n)
+        self.centres = (scale * special.ndtri((np.arange(n) + 0.5) / n)).astype(np.float32)
 
     def probabilities(self, mean, log_var):
         """Mass of N(mean, exp(log_var)) in each bucket: `(mean.size, 2^precision)`."""
@@ -75,12 +75,18 @@ def data_model(model, z1):
 class BitsBackCoder:
     """Pushes and pops batches of a built model's data on an ANS stack."""
 
-    def __init__(self, model, precision):
+    def __init__(self, model, precision, lower_scale=1.0):
         self.model = model
-        self.buckets = Buckets(precision)
+        # The top latent's buckets have equal prior mass, so its prior is uniform over them.
+        # A lower latent's prior p(z_i | z_(i+1)) is coded as a categorical over its own
+        # buckets whatever their grid: a wider grid (`lower_scale`) keeps posteriors whose
+        # means lie far out (|z_1| > 3 is common in a hierarchy) off the open-ended edge buckets.
+        layers = model.num_stochastic_layers
+        self.buckets = [Buckets(precision, lower_scale if i < layers - 1 else 1.0)
+                        for i in range(layers)]
         self.stream = _constriction()
         self.categorical = self.stream.model.Categorical(perfect=False)
-        self.uniform = self.stream.model.Uniform(self.buckets.size)
+        self.uniform = self.stream.model.Uniform(2**precision)
 
     def max_latent_bits(self):
         """Most bits one image's latent pops can take off the stack."""
@@ -94,27 +100,30 @@ class BitsBackCoder:
         sizes = self.model.latent_sizes or (self.model.latent_shape,)
         return [s if isinstance(s, tuple) else (s,) for s in sizes]
 
-    def _pop_latent(self, coder, mean, log_var):
-        idx = coder.decode(self.categorical, self.buckets.probabilities(mean, log_var))
+    def _pop_latent(self, coder, layer, mean, log_var):
+        idx = coder.decode(self.categorical, self.buckets[layer].probabilities(mean, log_var))
         return idx.reshape(mean.shape)
 
-    def _push_latent(self, coder, idx, mean, log_var):
+    def _push_latent(self, coder, layer, idx, mean, log_var):
         coder.encode_reverse(idx.reshape(-1).astype(np.int32), self.categorical,
-                             self.buckets.probabilities(mean, log_var))
+                             self.buckets[layer].probabilities(mean, log_var))
+
+    def _centres(self, indices):
+        return [self.buckets[i].centres[idx] for i, idx in enumerate(indices)]
 
     def encode(self, coder, x, symbols):
         """Codes one batch: `x` the float32 model input, `symbols` the same data as int32."""
         below, indices = x, []
-        for net in self.model.encoders:
+        for layer, net in enumerate(self.model.encoders):
             mean, log_var = _pair(self.model, net, below)
-            indices.append(self._pop_latent(coder, mean, log_var))
-            below = self.buckets.centres[indices[-1]]
-        z = [self.buckets.centres[i] for i in indices]
+            indices.append(self._pop_latent(coder, layer, mean, log_var))
+            below = self.buckets[layer].centres[indices[-1]]
+        z = self._centres(indices)
         family, params = data_model(self.model, z[0])
         coder.encode_reverse(symbols.reshape(-1), family, params)
         for i, net in enumerate(self.model.decoders[1:]):
             mean, log_var = _pair(self.model, net, z[i + 1])
-            self._push_latent(coder, indices[i], mean, log_var)
+            self._push_latent(coder, i, indices[i], mean, log_var)
         coder.encode_reverse(indices[-1].reshape(-1).astype(np.int32), self.uniform)
 
     def decode(self, coder, count, event_shape):
@@ -125,12 +134,13 @@ class BitsBackCoder:
         indices[-1] = top.reshape((count,) + shapes[-1])
         for i in reversed(range(len(shapes) - 1)):
             mean, log_var = _pair(self.model, self.model.decoders[i + 1],
-                                  self.buckets.centres[indices[i + 1]])
-            indices[i] = self._pop_latent(coder, mean, log_var)
-        family, params = data_model(self.model, self.buckets.centres[indices[0]])
+                                  self.buckets[i + 1].centres[indices[i + 1]])
+            indices[i] = self._pop_latent(coder, i, mean, log_var)
+        z = self._centres(indices)
+        family, params = data_model(self.model, z[0])
         symbols = coder.decode(family, params).reshape((count,) + tuple(event_shape))
-        below = [symbols.astype(np.float32)] + [self.buckets.centres[i] for i in indices[:-1]]
+        below = [symbols.astype(np.float32)] + z[:-1]
         for i in reversed(range(len(shapes))):
             mean, log_var = _pair(self.model, self.model.encoders[i], below[i])
-            self._push_latent(coder, indices[i], mean, log_var)
+            self._push_latent(coder, i, indices[i], mean, log_var)
         return symbols
