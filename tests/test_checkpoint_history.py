@@ -7,10 +7,10 @@ import os
 import pathlib
 import subprocess
 
-import h5py
 import numpy as np
 import pytest
 
+from checkpoint_arrays import checkpoint_arrays
 from keras_vae import recipes, training
 
 pytestmark = pytest.mark.skipif(not os.environ.get("KERAS_VAE_DATA_DIR"),
@@ -29,14 +29,6 @@ def _train(run_dir, epochs):
 
 def _git(repo, *args):
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
-
-
-def _arrays(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, np.array(obj))
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
 
 
 @pytest.fixture
@@ -72,7 +64,8 @@ def test_a_run_restored_from_the_history_of_a_fresh_clone_resumes_exactly(tmp_pa
     a = json.loads((tmp_path / "straight" / training.STATE).read_text())
     b = json.loads((resumed / training.STATE).read_text())
     assert [h["iwae_bound"] for h in b["history"]] == [h["iwae_bound"] for h in a["history"]]
-    ref, got = _arrays(tmp_path / "straight" / training.CKPT), _arrays(resumed / training.CKPT)
+    ref = checkpoint_arrays(tmp_path / "straight" / training.CKPT)
+    got = checkpoint_arrays(resumed / training.CKPT)
     assert ref.keys() == got.keys() and len(ref) > 10
     for name in ref:
         np.testing.assert_array_equal(got[name], ref[name], err_msg=name)

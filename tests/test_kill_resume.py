@@ -8,10 +8,10 @@ import subprocess
 import sys
 import time
 
-import h5py
 import numpy as np
 import pytest
 
+from checkpoint_arrays import checkpoint_arrays
 from keras_vae import training
 
 pytestmark = pytest.mark.skipif(not os.environ.get("KERAS_VAE_DATA_DIR"),
@@ -39,14 +39,6 @@ def _epoch(run_dir):
         return 0  # not written yet, or being replaced
 
 
-def _arrays(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, np.array(obj))
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
-
-
 def test_sigkill_then_restart_matches_an_uninterrupted_run(tmp_path):
     straight = _run(tmp_path / "straight", EPOCHS)
     killed_dir = tmp_path / "killed"
@@ -68,7 +60,8 @@ def test_sigkill_then_restart_matches_an_uninterrupted_run(tmp_path):
     for key in ("iwae_bound", "heldout_bound"):
         assert [h[key] for h in b["history"]] == [h[key] for h in a["history"]]
     # Weights, optimizer moments and the sampler's seed state, bit for bit.
-    ref, got = _arrays(tmp_path / "straight" / training.CKPT), _arrays(killed_dir / training.CKPT)
+    ref = checkpoint_arrays(tmp_path / "straight" / training.CKPT)
+    got = checkpoint_arrays(killed_dir / training.CKPT)
     assert ref.keys() == got.keys() and len(ref) > 10
     for name in ref:
         np.testing.assert_array_equal(got[name], ref[name], err_msg=name)
