@@ -232,6 +232,13 @@ def test_table1_cells_paired_differences_and_active_units_from_records():
         records[entry] = {"shards": [{"points_sha256": "same", "log_p": list(log_p)}]}
         rows[entry] = {"nll": float(-log_p.mean())}
         units[entry] = [20 + k // 5] + ([4] if layers == 2 else [])
+    # A cell with a zoo card but no loglik record yet shows the card's whole-split NLL.
+    metas["VAE_50_1"] = {"epochs": 121, "recipe": {"dataset": "mnist", "model": "VAE",
+                                                   "num_samples": 50, "stochastic_layers": 1},
+                         "results_raw": {"nll": 88.5, "points": 10000, "num_samples": 5000}}
+    t1 = {(r["stochastic layers"], r["k"]): r for r in loglik.table1(rows, metas, units, records)}
+    assert t1[1, 50]["VAE (ours)"] == "88.50 (VAE_50_1, 121 ep., ? active, zoo card)"
+    del metas["VAE_50_1"]
     t1 = {(r["stochastic layers"], r["k"]): r for r in loglik.table1(rows, metas, units, records)}
     # k=1 IWAE is the k=1 VAE.
     assert t1[1, 1]["IWAE (ours)"].startswith(t1[1, 1]["VAE (ours)"].split(" (")[0])
