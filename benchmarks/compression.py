@@ -110,7 +110,7 @@ def _stored_nll(row):
         if (old.get("weights_sha256") == compression.weights_sha256(zoo.load(row["entry"]))
                 and old["points"] == row["points"] and old["dataset"] == row["dataset"]
                 and math.isfinite(old.get("nll_bits_per_dim", math.nan))):
-            return old["nll_bits_per_dim"], old["nll_num_samples"]
+            return old["nll_bits_per_dim"], old["nll_num_samples"], "an earlier row of this benchmark"
     path = RESULTS / "loglik" / f"{row['entry']}.{FASTEST}.json"
     if meta["recipe"]["dataset"] != row["dataset"] or not path.exists():
         return None
@@ -121,7 +121,7 @@ def _stored_nll(row):
     s = combine_shards(record, row["points"])
     if s is None or s["points"] != row["points"]:
         return None
-    return s["bits_per_dim"], record["method"]["num_samples"]
+    return s["bits_per_dim"], record["method"]["num_samples"], "benchmarks.loglik"
 
 
 def _png(images, mode):
@@ -239,8 +239,7 @@ def main(argv=None):
             + (["--points", str(args.points)] if args.points else []),
             {"KERAS_BACKEND": args.backend}, timeout=4 * 3600)
         if stored:
-            row["nll_bits_per_dim"], row["nll_num_samples"] = stored
-            row["nll_source"] = "benchmarks.loglik"
+            row["nll_bits_per_dim"], row["nll_num_samples"], row["nll_source"] = stored
         (store / f"{entry}.json").write_text(json.dumps(row, indent=1) + "\n")
     rows = [json.loads(p.read_text()) for p in sorted(store.glob("*.json"))]
     points = {r["dataset"]: r["points"] for r in rows}
