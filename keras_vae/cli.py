@@ -89,7 +89,8 @@ def train(args):
     model, state = training.train(recipe, run_dir, epochs=args.epochs, data_dir=args.data_dir,
                                   seed=args.seed, train_limit=args.train_limit,
                                   nll_points=args.nll_points, verbose=args.verbose,
-                                  command=command, steps_per_execution=args.steps_per_execution)
+                                  command=command, steps_per_execution=args.steps_per_execution,
+                                  binarization=args.binarization)
     if args.skip_finish:
         _out(f"stopped after {state['epoch']} epochs; run again without --skip-finish to "
               "evaluate and write the zoo entry")
@@ -331,6 +332,10 @@ def _parser():
     tr.add_argument("--steps-per-execution", type=int,
                     help="training steps per compiled call (default: 100 on a GPU with jax or "
                          "tensorflow, else 1; torch takes only 1)")
+    tr.add_argument("--binarization", choices=("host", "device"),
+                    help="where dynamic binarization draws each epoch's pixels: on the host "
+                         "(NumPy, seeded by epoch) or inside each training step (seeded by step); "
+                         "fixed for a run at its start (default: device on a GPU, host on a CPU)")
     tr.add_argument("--device", help="device to record in the metadata (default: detected)")
     tr.add_argument("--skip-finish", action="store_true",
                     help="train only; do not evaluate or write the zoo entry")

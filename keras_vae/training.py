@@ -1,8 +1,9 @@
 """Resumable training of a zoo recipe, one `model.fit` epoch at a time.
 
 Each epoch gets its own data draw (dynamic binarization is a fresh Bernoulli
-sample of the pixel intensities, seeded by (seed, epoch)) and its own
-shuffle, so a run stopped at any epoch and started again continues exactly:
+sample of the pixel intensities: drawn on the host and seeded by (seed,
+epoch), or drawn inside each training step on the device and seeded by
+(seed, step), see `default_binarization`) and its own shuffle, so a run stopped at any epoch and started again continues exactly:
 the checkpoint holds the weights, the optimizer state and the sampler's seed
 state (`model.save_weights`), plus the epoch and the history. Checkpoints are
 written to a temporary file and renamed, and the previous one is kept, so a
@@ -150,13 +151,48 @@ def check_steps_per_execution(value):
     return value
 
 
+BINARIZATIONS = ("host", "device")
+
+
+def default_binarization():
+    """Where a new run draws its dynamic binarization: `"device"` on a GPU, `"host"` on a CPU.
+
+    On a GPU a step is microseconds and a fresh host copy of the training set
+    each epoch (47 M pixels for MNIST) is worth avoiding; `"device"` draws
+    each batch inside the compiled step instead (`binarize_in_step`). On a
+    CPU both cost the same, and `"host"` keeps the data draws of the runs
+    trained before in-step binarization existed. A run keeps the choice it
+    started with, as its state records.
+    """
+    from keras_vae._device import device_name
+
+    return "host" if device_name().endswith("(CPU)") else "device"
+
+
+def _binarization(requested, state):
+    if requested is not None and requested not in BINARIZATIONS:
+        raise ValueError(f"Expected `binarization` in {BINARIZATIONS}. "
+                         f"Received: binarization={requested!r}")
+    # Runs started before the choice was recorded drew on the host.
+    recorded = state.get("binarization", "host" if state["epoch"] else None)
+    if recorded and requested and requested != recorded:
+        raise ValueError(f"This run drew its binarization on the {recorded} since epoch 1; "
+                         f"resuming it with binarization={requested!r} would change the data "
+                         "it sees. Leave `binarization` unset to continue it.")
+    return recorded or requested or default_binarization()
+
+
 def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
-          heldout_size=1000, nll_points=500, verbose=2, command="", steps_per_execution=None):
+          heldout_size=1000, nll_points=500, verbose=2, command="", steps_per_execution=None,
+          binarization=None):
     """Trains `recipe` in `run_dir` up to `epochs` (default: the full schedule), resuming.
 
     `steps_per_execution` (default: `default_steps_per_execution()`) runs that
     many training steps per compiled call; the weights agree with one step per
     call within float rounding, so a run may change it when it resumes.
+    `binarization` (`"host"` or `"device"`, for recipes with dynamic
+    binarization; default: what the run recorded, else `default_binarization()`)
+    says where each epoch's binary pixels are drawn; a run cannot change it.
     Returns the run's state dict (epoch, history, wall time).
     """
     import keras
@@ -179,13 +215,19 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
         "epoch": 0, "history": [], "wall_time_s": 0.0, "seed": seed,
         "recipe": recipe.describe(), "backend": keras.backend.backend(), "command": command}
     state["steps_per_execution"] = steps_per_execution
+    if recipe.dynamic_binarization:
+        state["binarization"] = _binarization(binarization, state)
+        if state["binarization"] == "device":
+            model.binarize_in_step(seed)
     # K=5000 checkpoints at the end of each stage (1, 4, 13, 40, 121, ... epochs).
     stage_ends = {sum(3**j for j in range(i + 1)) for i in range(recipe.stages)}
     while state["epoch"] < target:
         epoch = state["epoch"]
         start = time.perf_counter()
         model.optimizer.learning_rate.assign(recipe.learning_rate(epoch))
-        x = datasets.binarize(train_x, seed, epoch) if recipe.dynamic_binarization else train_x
+        x = train_x
+        if recipe.dynamic_binarization and state["binarization"] == "host":
+            x = datasets.binarize(train_x, seed, epoch)
         x = x[np.random.default_rng([seed, epoch, 1]).permutation(len(x))]
         if verbose:
             print(f"epoch {epoch + 1}/{target} (stage {recipe.stage(epoch)}, "

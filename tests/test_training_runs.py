@@ -133,3 +133,62 @@ def test_steps_per_execution_gives_the_weights_of_one_step_per_call(tmp_path):
                                 **args)
     for a, b in zip(weights(straight), weights(resumed)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_in_step_binarization_is_the_same_whatever_the_steps_per_call(tmp_path):
+    args = dict(SMALL, train_limit=500, binarization="device")
+    if keras.backend.backend() == "torch":
+        model, state = training.train(RECIPE, tmp_path / "t", epochs=1, **args)
+        assert state["binarization"] == "device" and model.step_binarization_seed == 0
+        return
+    one, state = training.train(RECIPE, tmp_path / "one", epochs=1, steps_per_execution=1,
+                                **args)
+    assert state["binarization"] == "device"
+    seeds_one = _seed_state(one)
+    keras.backend.clear_session()
+    many, _ = training.train(RECIPE, tmp_path / "many", epochs=1, steps_per_execution=25, **args)
+    np.testing.assert_array_equal(_seed_state(many), seeds_one)
+    assert not np.array_equal(seeds_one, np.zeros_like(seeds_one))
+    for a, b in zip(weights(one), weights(many)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    keras.backend.clear_session()
+    # Host draws are other pixels: the in-step draw really replaced them.
+    host, _ = training.train(RECIPE, tmp_path / "host", epochs=1, steps_per_execution=25,
+                             **dict(args, binarization="host"))
+    assert max(np.abs(a - b).max() for a, b in zip(weights(one), weights(host))) > 1e-3
+    keras.backend.clear_session()
+    straight, _ = training.train(RECIPE, tmp_path / "straight", epochs=2, steps_per_execution=5,
+                                 **args)
+    keras.backend.clear_session()
+    training.train(RECIPE, tmp_path / "resumed", epochs=1, steps_per_execution=5, **args)
+    keras.backend.clear_session()
+    resumed, _ = training.train(RECIPE, tmp_path / "resumed", epochs=2, steps_per_execution=25,
+                                **dict(args, binarization=None))
+    for a, b in zip(weights(straight), weights(resumed)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_run_keeps_where_it_binarizes(tmp_path):
+    training.train(RECIPE, tmp_path / "run", epochs=1, **SMALL)  # CPU default: host
+    with pytest.raises(ValueError, match="binarization='device' would change the data"):
+        training.train(RECIPE, tmp_path / "run", epochs=2, binarization="device", **SMALL)
+    with pytest.raises(ValueError, match="Expected `binarization` in"):
+        training.train(RECIPE, tmp_path / "other", epochs=1, binarization="gpu", **SMALL)
+
+
+def test_in_step_draws_are_bernoulli_of_the_intensities():
+    model = RECIPE.build(np.full((4, 784), 0.5, "float32"), seed=0)
+    model.compile(optimizer="adam")
+    model.build((None, 784))
+    model.binarize_in_step(7)
+    p = np.linspace(0.0, 1.0, 784, dtype="float32")
+    x = keras.ops.convert_to_tensor(np.tile(p, (2000, 1)))
+    draws = [keras.ops.convert_to_numpy(model._binarize(x, step)) for step in (0, 1)]
+    assert set(np.unique(draws[0])) <= {0.0, 1.0}
+    assert not np.array_equal(draws[0], draws[1])  # a fresh draw each step
+    np.testing.assert_array_equal(draws[0], keras.ops.convert_to_numpy(model._binarize(x, 0)))
+    # Each pixel's frequency over 2000 rows against its intensity: 4.5 standard errors.
+    se = np.sqrt(p * (1 - p) / 2000) + 1e-6
+    assert np.all(np.abs(draws[0].mean(0) - p) < 4.5 * se + 1e-3)
+    with pytest.raises(ValueError, match="Expected `seed` to be an integer"):
+        model.binarize_in_step(-1)

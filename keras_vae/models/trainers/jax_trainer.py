@@ -40,9 +40,18 @@ class JAXTrainer(BaseTrainer):
             new_values.append(old if value is None else value)
         return logs, new_values
 
+    def _uniform_like(self, x, seed, step):
+        key = jax.random.fold_in(jax.random.PRNGKey(seed), step)
+        return jax.random.uniform(key, x.shape, x.dtype)
+
     def train_step(self, state, data):
         trainable, non_trainable, optimizer_variables, metrics_variables = state
         x = self._unpack(data)
+        if self.step_binarization_seed is not None:
+            step = next(value for variable, value in zip(self.optimizer.variables,
+                                                         optimizer_variables)
+                        if variable is self._step_counter())
+            x = self._binarize(x, step)
         grad_fn = jax.value_and_grad(self._stateless_losses, has_aux=True)
         (_, (losses, non_trainable)), grads = grad_fn(
             trainable, non_trainable, x, True, optimizer_variables

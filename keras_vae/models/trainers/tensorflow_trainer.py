@@ -6,8 +6,12 @@ from keras_vae.models.trainers.base import BaseTrainer
 class TensorFlowTrainer(BaseTrainer):
     """`train_step` with a `tf.GradientTape`."""
 
+    def _uniform_like(self, x, seed, step):
+        seeds = tf.stack([tf.constant(seed, tf.int64), tf.cast(step, tf.int64)])
+        return tf.random.stateless_uniform(tf.shape(x), seed=seeds, dtype=x.dtype)
+
     def train_step(self, data):
-        x = self._unpack(data)
+        x = self._binarize(self._unpack(data), self._step_counter())
         with tf.GradientTape() as tape:
             losses = self.compute_losses(x, training=True)
             # Under tf.distribute the optimizer sums the replicas' gradients:

@@ -3,11 +3,29 @@ import torch
 from keras_vae.models.trainers.base import BaseTrainer
 
 
+def _mix(seed, step):
+    """One 32-bit seed per (seed, step) pair, by SplitMix64's finalizer.
+
+    A torch generator takes one integer and the CPU one keeps only its low 32
+    bits, so `(seed << 32) | step` would give every seed the same draws.
+    """
+    mask = (1 << 64) - 1
+    z = ((seed << 32) | (step & 0xFFFFFFFF)) & mask
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
+    return (z ^ (z >> 31)) & 0xFFFFFFFF
+
+
 class TorchTrainer(BaseTrainer):
     """`train_step` with `backward()` and `optimizer.apply`."""
 
+    def _uniform_like(self, x, seed, step):
+        generator = torch.Generator(device=x.device)
+        generator.manual_seed(_mix(seed, int(step)))
+        return torch.rand(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+
     def train_step(self, data):
-        x = self._unpack(data)
+        x = self._binarize(self._unpack(data), self._step_counter().value)
         self.zero_grad()
         losses = self.compute_losses(x, training=True)
         self.optimizer.scale_loss(losses["loss"]).backward()
