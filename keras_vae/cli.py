@@ -90,7 +90,12 @@ def train(args):
                                   seed=args.seed, train_limit=args.train_limit,
                                   nll_points=args.nll_points, verbose=args.verbose,
                                   command=command, steps_per_execution=args.steps_per_execution,
-                                  binarization=args.binarization)
+                                  binarization=args.binarization,
+                                  stop_at=args.time_limit and time.time() + args.time_limit)
+    if state["epoch"] < (args.epochs or recipe.total_epochs):
+        _out(f"stopped after {state['epoch']} epochs at the time limit; the same command "
+             "resumes the run")
+        return
     if args.skip_finish:
         _out(f"stopped after {state['epoch']} epochs; run again without --skip-finish to "
               "evaluate and write the zoo entry")
@@ -336,6 +341,9 @@ def _parser():
                     help="where dynamic binarization draws each epoch's pixels: on the host "
                          "(NumPy, seeded by epoch) or inside each training step (seeded by step); "
                          "fixed for a run at its start (default: device on a GPU, host on a CPU)")
+    tr.add_argument("--time-limit", type=float,
+                    help="seconds from now: stop, checkpointed, before an epoch that would end "
+                         "later (judged by the last epoch's time; default: no limit)")
     tr.add_argument("--device", help="device to record in the metadata (default: detected)")
     tr.add_argument("--skip-finish", action="store_true",
                     help="train only; do not evaluate or write the zoo entry")

@@ -184,7 +184,7 @@ def _binarization(requested, state):
 
 def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
           heldout_size=1000, nll_points=500, verbose=2, command="", steps_per_execution=None,
-          binarization=None):
+          binarization=None, stop_at=None):
     """Trains `recipe` in `run_dir` up to `epochs` (default: the full schedule), resuming.
 
     `steps_per_execution` (default: `default_steps_per_execution()`) runs that
@@ -193,7 +193,10 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
     `binarization` (`"host"` or `"device"`, for recipes with dynamic
     binarization; default: what the run recorded, else `default_binarization()`)
     says where each epoch's binary pixels are drawn; a run cannot change it.
-    Returns the run's state dict (epoch, history, wall time).
+    `stop_at` (a `time.time()` value) stops the run cleanly, checkpointed,
+    before an epoch that would end after it, judged by the last epoch's time
+    (a device window ends at a fixed time). Returns the run's state dict
+    (epoch, history, wall time).
     """
     import keras
 
@@ -221,7 +224,13 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
             model.binarize_in_step(seed)
     # K=5000 checkpoints at the end of each stage (1, 4, 13, 40, 121, ... epochs).
     stage_ends = {sum(3**j for j in range(i + 1)) for i in range(recipe.stages)}
+    last_epoch_s = 0.0
     while state["epoch"] < target:
+        if stop_at is not None and time.time() + 1.1 * last_epoch_s > stop_at:
+            if verbose:
+                print(f"stopping at epoch {state['epoch']}: the next one would end after the "
+                      "deadline", flush=True)
+            break
         epoch = state["epoch"]
         start = time.perf_counter()
         model.optimizer.learning_rate.assign(recipe.learning_rate(epoch))
@@ -241,7 +250,8 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
             points = heldout[:nll_points]
             record["nll_5000"] = float(-np.mean(model.log_likelihood(points, 5000, verbose=0)))
         state["epoch"] = epoch + 1
-        state["wall_time_s"] += time.perf_counter() - start
+        last_epoch_s = time.perf_counter() - start
+        state["wall_time_s"] += last_epoch_s
         state["history"].append(record)
         _save_checkpoint(model, run_dir, state)
         (run_dir / "history.json").write_text(json.dumps(state["history"], indent=1))

@@ -192,3 +192,25 @@ def test_in_step_draws_are_bernoulli_of_the_intensities():
     assert np.all(np.abs(draws[0].mean(0) - p) < 4.5 * se + 1e-3)
     with pytest.raises(ValueError, match="Expected `seed` to be an integer"):
         model.binarize_in_step(-1)
+
+
+def test_stop_at_ends_the_run_cleanly_between_epochs(tmp_path, monkeypatch):
+    import time
+    import types
+
+    clock = iter([0.0, 1000.0, 1000.0])  # what training's deadline checks read, in turn
+    monkeypatch.setattr(training, "time", types.SimpleNamespace(
+        time=lambda: next(clock), perf_counter=time.perf_counter))
+    _, state = training.train(RECIPE, tmp_path / "run", epochs=3, stop_at=500.0, **SMALL)
+    assert state["epoch"] == 1  # the second epoch would have ended after the deadline
+    assert training._restore(_compiled(), tmp_path / "run")["epoch"] == 1
+    keras.backend.clear_session()
+    _, state = training.train(RECIPE, tmp_path / "run", epochs=3, stop_at=500.0, **SMALL)
+    assert state["epoch"] == 1  # already past it: no epoch started
+
+
+def _compiled():
+    model = RECIPE.build(np.zeros((2, 784), "float32"), seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.build((None, 784))
+    return model
