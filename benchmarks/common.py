@@ -38,6 +38,8 @@ def environment(argv):
                                 text=True, cwd=pathlib.Path(__file__).parent).stdout.strip()
     except OSError:
         commit = ""
+    # A device machine gets the working tree without its .git: the caller names the commit.
+    commit = commit or os.environ.get("KERAS_VAE_COMMIT", "")
     from keras_vae._device import device_name
 
     return {"device": device_name(), "python": platform.python_version(), "versions": versions,

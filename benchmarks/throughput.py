@@ -45,7 +45,7 @@ def keras_worker(args):
     backend = keras.backend.backend()
     x, source = _data(max(args.train_examples, args.eval_points))
     rows = []
-    for mode in MODES[backend][:1] if args.quick else MODES[backend]:
+    for mode in MODES[backend][:1] if args.quick or args.default_modes else MODES[backend]:
         compiled = mode in ("jit", "XLA", "torch.compile")
         scale = 0.2 if mode == "no jit" else 1.0
         for name, k in CONFIGS:
@@ -55,11 +55,16 @@ def keras_worker(args):
                 cls = VAE if name == "VAE" else IWAE
                 model = cls(networks.mlp_encoder((784,), 50), networks.mlp_decoder(50, (784,)),
                             num_samples=k, seed=0)
-                model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=compiled)
+                model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=compiled,
+                              steps_per_execution=1 if backend == "torch"
+                              else args.steps_per_execution)
                 rate = median_rate(lambda: model.fit(x[:n], batch_size=batch, epochs=1, verbose=0,
                                                      shuffle=False), n, args.repeats)
-                rows.append({"impl": "keras_vae", "backend": backend, "mode": mode,
-                             "model": name, "k": k, "batch": batch, "examples_per_s": rate})
+                label = mode if model.steps_per_execution == 1 else (
+                    f"{mode}, {model.steps_per_execution} steps/call")
+                rows.append({"impl": "keras_vae", "backend": backend, "mode": label,
+                             "model": name, "k": k, "batch": batch, "examples_per_s": rate,
+                             "steps_per_execution": model.steps_per_execution})
                 keras.backend.clear_session()
     model = IWAE(networks.mlp_encoder((784,), 50), networks.mlp_decoder(50, (784,)), seed=0)
     model.build((None, 784))
@@ -78,16 +83,27 @@ def torch_worker(args):
     from benchmarks.torch_reference import PlainIWAE, plain_train_step, pythae_model
 
     x, source = _data(max(args.train_examples, args.eval_points))
-    x = torch.from_numpy(x)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.set_default_device(device)  # the models' parameters and noise live there too
+    x = torch.from_numpy(x).to(device)
     rows = []
 
+    def synchronized(run):
+        def timed():
+            result = run()
+            if device == "cuda":
+                torch.cuda.synchronize()  # time the work, not its queueing
+            return result
+        return timed
+
     def loop(step, batch, n):
+        @synchronized
         def run():
             for start in range(0, n, batch):
                 step(x[start:start + batch])
         return run
 
-    for mode in ("eager",) if args.quick else ("eager", "torch.compile"):
+    for mode in ("eager",) if args.quick or args.default_modes else ("eager", "torch.compile"):
         for name, k in CONFIGS:
             for batch in BATCHES:
                 n = max(batch, args.train_examples // batch * batch)
@@ -103,7 +119,8 @@ def torch_worker(args):
     points = x[: args.eval_points]
     rows.append({"impl": "plain torch", "backend": "torch", "mode": "eager",
                  "eval_points_per_s": median_rate(
-                     lambda: model.log_likelihood(points, args.num_samples), len(points), args.repeats),
+                     synchronized(lambda: model.log_likelihood(points, args.num_samples)),
+                     len(points), args.repeats),
                  "num_samples": args.num_samples})
     try:
         import pythae  # noqa: F401
@@ -165,8 +182,7 @@ def markdown(payload):
     summary = payload.get("summary")
     if summary:
         lines += ["", "Targets: " + "; ".join(f"{k}: {v}" for k, v in summary.items())]
-    lines += ["", "Command: `python -m benchmarks.throughput"
-              + (" --quick" if payload["args"]["quick"] else "") + "`"]
+    lines += ["", "Command: `python -m " + " ".join(env["argv"]) + "`"]
     return "\n".join(lines)
 
 
@@ -207,12 +223,18 @@ def main(argv=None):
                         help="few examples, one repeat, default modes only (a smoke run)")
     parser.add_argument("--backends", default="jax,tensorflow,torch")
     parser.add_argument("--no-peers", action="store_true", help="skip plain torch and pythae")
+    parser.add_argument("--default-modes", action="store_true",
+                        help="only each backend's default mode (jit, graph, eager): no XLA, "
+                             "no eager jax, no torch.compile")
     parser.add_argument("--output", default="throughput", help="results file stem")
     parser.add_argument("--worker", choices=["keras", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--train-examples", type=int)
     parser.add_argument("--eval-points", type=int)
     parser.add_argument("--num-samples", type=int)
     parser.add_argument("--repeats", type=int)
+    parser.add_argument("--steps-per-execution", type=int, default=1,
+                        help="training steps per compiled call on jax and tensorflow (default: 1; "
+                             "a GPU wants about 100)")
     parser.add_argument("--quick-worker", dest="quick", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     defaults = (200, 4, 200, 1) if args.quick else (5000, 100, 5000, 3)
@@ -227,9 +249,12 @@ def main(argv=None):
     from benchmarks.common import environment, run_worker, update_readme, write_results
 
     passthrough = [f"--train-examples={args.train_examples}", f"--eval-points={args.eval_points}",
-                   f"--num-samples={args.num_samples}", f"--repeats={args.repeats}"]
+                   f"--num-samples={args.num_samples}", f"--repeats={args.repeats}",
+                   f"--steps-per-execution={args.steps_per_execution}"]
     if args.quick:
         passthrough.append("--quick-worker")
+    if args.default_modes:
+        passthrough.append("--default-modes")
     rows, data = [], None
     for backend in [b for b in args.backends.split(",") if b]:
         print(f"measuring keras_vae on {backend} ...", flush=True)
