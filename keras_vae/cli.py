@@ -13,6 +13,8 @@ import re
 import sys
 import time
 
+# `train --time-limit` counts from the command's start, imports included.
+_STARTED = time.time()
 
 _STDOUT = [sys.stdout]
 
@@ -91,7 +93,7 @@ def train(args):
                                   nll_points=args.nll_points, verbose=args.verbose,
                                   command=command, steps_per_execution=args.steps_per_execution,
                                   binarization=args.binarization,
-                                  stop_at=args.time_limit and time.time() + args.time_limit)
+                                  stop_at=args.time_limit and _STARTED + args.time_limit)
     if state["epoch"] < (args.epochs or recipe.total_epochs):
         _out(f"stopped after {state['epoch']} epochs at the time limit; the same command "
              "resumes the run")
@@ -342,8 +344,9 @@ def _parser():
                          "(NumPy, seeded by epoch) or inside each training step (seeded by step); "
                          "fixed for a run at its start (default: device on a GPU, host on a CPU)")
     tr.add_argument("--time-limit", type=float,
-                    help="seconds from now: stop, checkpointed, before an epoch that would end "
-                         "later (judged by the last epoch's time; default: no limit)")
+                    help="seconds from the command's start: stop, checkpointed, before an epoch that "
+                         "would end later (judged by the last epoch's time and, at a stage's "
+                         "end, the K=5000 evaluation's; default: no limit)")
     tr.add_argument("--device", help="device to record in the metadata (default: detected)")
     tr.add_argument("--skip-finish", action="store_true",
                     help="train only; do not evaluate or write the zoo entry")

@@ -209,6 +209,19 @@ def test_stop_at_ends_the_run_cleanly_between_epochs(tmp_path, monkeypatch):
     assert state["epoch"] == 1  # already past it: no epoch started
 
 
+def test_the_deadline_estimate_counts_a_stage_end_evaluation():
+    # k=1 on 60,000 points against 500 points x K=5000: the evaluation is 2.5e6 / 1.8e5
+    # forward-pass equivalents of a training epoch before it has been timed.
+    clock = training._EpochClock(num_samples=1, train_size=60000, nll_points=500)
+    assert clock.estimate(ends_stage=True) == 0.0  # nothing timed: the outer timeout guards
+    clock.trained(10.0)
+    assert clock.estimate(ends_stage=False) == pytest.approx(11.0)
+    assert clock.estimate(ends_stage=True) == pytest.approx(1.1 * (10 + 10 * 2.5e6 / 1.8e5))
+    clock.evaluated(10.0 + 4.0)  # then its own measurement wins
+    assert clock.estimate(ends_stage=True) == pytest.approx(1.1 * 14.0)
+    assert training._EpochClock(50, 60000, 0).estimate(ends_stage=False) == 0.0
+
+
 def _compiled():
     model = RECIPE.build(np.zeros((2, 784), "float32"), seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
