@@ -213,7 +213,7 @@ class _EpochClock:
 
 def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
           heldout_size=1000, nll_points=500, verbose=2, command="", steps_per_execution=None,
-          binarization=None, stop_at=None):
+          binarization=None, stop_at=None, jit_compile="auto"):
     """Trains `recipe` in `run_dir` up to `epochs` (default: the full schedule), resuming.
 
     `steps_per_execution` (default: `default_steps_per_execution()`) runs that
@@ -222,7 +222,8 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
     `binarization` (`"host"` or `"device"`, for recipes with dynamic
     binarization; default: what the run recorded, else `default_binarization()`)
     says where each epoch's binary pixels are drawn; a run cannot change it.
-    `stop_at` (a `time.time()` value) stops the run cleanly, checkpointed,
+    `jit_compile` goes to `model.compile` (XLA on tensorflow, `torch.compile`
+    on torch; jax always compiles). `stop_at` (a `time.time()` value) stops the run cleanly, checkpointed,
     before an epoch that would end after it, judged by the last epoch's time
     (a device window ends at a fixed time). Returns the run's state dict
     (epoch, history, wall time).
@@ -241,7 +242,7 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
     model = recipe.build(train_x, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(recipe.learning_rate(0), beta_1=0.9,
                                                   beta_2=0.999, epsilon=1e-4),
-                  steps_per_execution=steps_per_execution)
+                  steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     model.build((None,) + recipe.input_shape)
     state = _restore(model, run_dir) or {
         "epoch": 0, "history": [], "wall_time_s": 0.0, "seed": seed,
