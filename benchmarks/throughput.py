@@ -13,6 +13,7 @@ and refreshes the README's table.
 """
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -48,24 +49,22 @@ def keras_worker(args):
     for mode in MODES[backend][:1] if args.quick or args.default_modes else MODES[backend]:
         compiled = mode in ("jit", "XLA", "torch.compile")
         scale = 0.2 if mode == "no jit" else 1.0
-        for name, k in CONFIGS:
-            for batch in BATCHES:
-                n = max(batch, int(args.train_examples * scale) // batch * batch)
-                keras.utils.set_random_seed(0)
-                cls = VAE if name == "VAE" else IWAE
-                model = cls(networks.mlp_encoder((784,), 50), networks.mlp_decoder(50, (784,)),
-                            num_samples=k, seed=0)
-                model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=compiled,
-                              steps_per_execution=1 if backend == "torch"
-                              else args.steps_per_execution)
-                rate = median_rate(lambda: model.fit(x[:n], batch_size=batch, epochs=1, verbose=0,
-                                                     shuffle=False), n, args.repeats)
-                label = mode if model.steps_per_execution == 1 else (
-                    f"{mode}, {model.steps_per_execution} steps/call")
-                rows.append({"impl": "keras_vae", "backend": backend, "mode": label,
-                             "model": name, "k": k, "batch": batch, "examples_per_s": rate,
-                             "steps_per_execution": model.steps_per_execution})
-                keras.backend.clear_session()
+        for spe, (name, k), batch in itertools.product(
+                [1] if backend == "torch" else args.steps_per_execution, CONFIGS, BATCHES):
+            n = max(batch, int(args.train_examples * scale) // batch * batch)
+            keras.utils.set_random_seed(0)
+            cls = VAE if name == "VAE" else IWAE
+            model = cls(networks.mlp_encoder((784,), 50), networks.mlp_decoder(50, (784,)),
+                        num_samples=k, seed=0)
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=compiled,
+                          steps_per_execution=spe)
+            rate = median_rate(lambda: model.fit(x[:n], batch_size=batch, epochs=1, verbose=0,
+                                                 shuffle=False), n, args.repeats)
+            rows.append({"impl": "keras_vae", "backend": backend,
+                         "mode": mode if spe == 1 else f"{mode}, {spe} steps/call",
+                         "model": name, "k": k, "batch": batch, "examples_per_s": rate,
+                         "steps_per_execution": spe})
+            keras.backend.clear_session()
     model = IWAE(networks.mlp_encoder((784,), 50), networks.mlp_decoder(50, (784,)), seed=0)
     model.build((None, 784))
     points = x[: args.eval_points]
@@ -216,6 +215,17 @@ def summarize(rows):
     return out
 
 
+def _positive_ints(text):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected positive integers separated by commas, e.g. 1,10. Received: {text!r}")
+    return values
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -232,9 +242,10 @@ def main(argv=None):
     parser.add_argument("--eval-points", type=int)
     parser.add_argument("--num-samples", type=int)
     parser.add_argument("--repeats", type=int)
-    parser.add_argument("--steps-per-execution", type=int, default=1,
-                        help="training steps per compiled call on jax and tensorflow (default: 1; "
-                             "a GPU wants about 100)")
+    parser.add_argument("--steps-per-execution", type=_positive_ints, default=[1],
+                        help="training steps per compiled call on jax and tensorflow, one or "
+                             "more comma-separated (a row each; default: 1; a GPU wants about "
+                             "100)")
     parser.add_argument("--quick-worker", dest="quick", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     defaults = (200, 4, 200, 1) if args.quick else (5000, 100, 5000, 3)
@@ -250,7 +261,7 @@ def main(argv=None):
 
     passthrough = [f"--train-examples={args.train_examples}", f"--eval-points={args.eval_points}",
                    f"--num-samples={args.num_samples}", f"--repeats={args.repeats}",
-                   f"--steps-per-execution={args.steps_per_execution}"]
+                   f"--steps-per-execution={','.join(map(str, args.steps_per_execution))}"]
     if args.quick:
         passthrough.append("--quick-worker")
     if args.default_modes:

@@ -69,7 +69,7 @@ say "3. throughput"
 if [ "$(left)" -gt $((TP_S + 2 * RESERVE_S)) ]; then
   # shellcheck disable=SC2086
   timeout "$TP_S" "$PY" -m benchmarks.throughput --backends jax,torch --default-modes $TP_ARGS \
-    --steps-per-execution 100 --output device_throughput >>"$LOG" 2>&1
+    --steps-per-execution 1,100 --output device_throughput >>"$LOG" 2>&1
   say "throughput: exit $?"
   cp benchmarks/results/device_throughput.json "$OUT/" 2>/dev/null
 fi

@@ -174,6 +174,23 @@ def test_throughput_runs_on_tiny_inputs(results):
     assert "Not measured: plain torch and pythae (--no-peers)." in throughput.markdown(payload)
 
 
+def test_throughput_gives_a_row_per_steps_per_call(results):
+    from benchmarks import throughput
+
+    payload = throughput.main(["--quick", "--backends", backend(), "--no-peers", "--output", "tiny",
+                               "--train-examples", "40", "--eval-points", "2", "--num-samples",
+                               "10", "--repeats", "1", "--steps-per-execution", "1,2"])
+    trained = [r for r in payload["rows"] if "examples_per_s" in r]
+    cells = len(throughput.CONFIGS) * len(throughput.BATCHES)
+    if backend() == "torch":  # Keras runs one step per call there
+        assert [r["steps_per_execution"] for r in trained] == [1] * cells
+    else:
+        assert [r["steps_per_execution"] for r in trained] == [1] * cells + [2] * cells
+        assert trained[-1]["mode"].endswith(", 2 steps/call")
+    with pytest.raises(SystemExit):
+        throughput.main(["--steps-per-execution", "1,0"])
+
+
 @needs_training_data
 def test_estimators_benchmark_trains_evaluates_and_resumes(results, monkeypatch):
     from benchmarks import estimators
