@@ -403,8 +403,14 @@ def main(argv=None):
     # `keras-vae ... > file` captures only the results.
     _STDOUT[0] = sys.stdout
     progress = sys.stderr if sys.stderr.isatty() else _Plain(sys.stderr)
-    with contextlib.redirect_stdout(progress):
-        commands[args.command](args)
+    try:
+        with contextlib.redirect_stdout(progress):
+            commands[args.command](args)
+    except FileNotFoundError as e:
+        # Missing data or a wrong KERAS_VAE_DATA_DIR: the message says what to do; a
+        # traceback would only bury it.
+        print(f"keras-vae: error: {e.args[-1] if e.filename is None else e}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 class _Plain:

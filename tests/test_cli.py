@@ -1,5 +1,6 @@
 """The `keras-vae` command: argument handling, errors and clean output."""
 
+import os
 import subprocess
 import sys
 
@@ -31,6 +32,17 @@ def test_unknown_entry_is_one_line_and_exit_2_before_any_backend(argv, match):
     assert done.stdout.strip() == "exit 2 []", done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and match in lines[0] and "Traceback" not in done.stderr
+
+
+def test_missing_data_is_one_line_and_exit_2(tmp_path):
+    env = dict(os.environ, KERAS_VAE_DATA_DIR=str(tmp_path / "nowhere"))
+    done = subprocess.run([sys.executable, "-m", "keras_vae", "evaluate", "mnist_iwae",
+                           "--num-points", "2", "--backend", backend()],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("keras-vae: error: KERAS_VAE_DATA_DIR=") and "nowhere" in last
 
 
 def test_backend_is_accepted_before_and_after_the_command():
