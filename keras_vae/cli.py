@@ -105,7 +105,7 @@ def train(args):
     out = args.out or str(zoo.user_dir() / args.entry)
     results = training.finish(recipe, model, state, out, run_dir=run_dir, data_dir=args.data_dir,
                               test_points=args.test_points, device=args.device,
-                              verbose=min(args.verbose, 1))
+                              verbose=min(args.verbose, 1), command=command)
     _out(f"wrote zoo entry {out} after {state['epoch']} epochs")
     _out(_table([results], list(results)))
 

@@ -169,6 +169,20 @@ def _architecture_text(recipe):
     return Recipe.from_metadata(recipe).architecture_text()
 
 
+def _command_lines(metadata):
+    """The card's commands: each that trained, with its epochs, and the one that wrote the entry."""
+    runs = metadata.get("commands") or []
+    if not runs:  # entries written before commands were recorded one by one
+        return [f"- Command: `{metadata.get('command', '')}`"]
+    lines = []
+    if runs[0]["epochs"][0] > 0:
+        lines.append(f"- Run started by: `{metadata.get('command', '')}`")
+    lines += [f"- Epochs {a}-{b}: `{c['command']}`" for c in runs for a, b in [c["epochs"]]]
+    if metadata.get("finish_command"):
+        lines.append(f"- Evaluated and written by: `{metadata['finish_command']}`")
+    return lines
+
+
 def model_card(name, metadata):
     """Markdown model card from an entry's metadata."""
     results = metadata.get("results", {})
@@ -201,7 +215,7 @@ def model_card(name, metadata):
         f"at lr 1e-3 * 10^(-i/7); the paper's full schedule is {recipe.get('total_epochs')} epochs.",
         f"- Epochs run: {metadata.get('epochs')} ({metadata.get('wall_time_hours', '?')} h wall time).",
         f"- Backend and device: {metadata.get('backend')} on {metadata.get('device')}.",
-        f"- Command: `{metadata.get('command', '')}`",
+        *_command_lines(metadata),
         f"- Seed: {metadata.get('seed')}",
         "",
         "## Data",

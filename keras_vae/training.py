@@ -97,6 +97,8 @@ def _restore(model, run_dir):
                 state["history"] = state["history"][:-1]
                 state["epoch"] -= 1
                 state["checkpoint_sha256"] = state.pop("previous_sha256")
+                for record in state.get("commands", []):
+                    record["epochs"][1] = min(record["epochs"][1], state["epoch"])
             return state
         print(f"checkpoint {path} is missing or fails its sha256; trying the previous one",
               file=sys.stderr)
@@ -248,6 +250,10 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
         "epoch": 0, "history": [], "wall_time_s": 0.0, "seed": seed,
         "recipe": recipe.describe(), "backend": keras.backend.backend(), "command": command}
     state["steps_per_execution"] = steps_per_execution
+    if state["epoch"] < target:
+        # Every command that trains is recorded with its epochs, for the model card.
+        state.setdefault("commands", []).append(
+            {"command": command, "epochs": [state["epoch"], state["epoch"]]})
     if recipe.dynamic_binarization:
         state["binarization"] = _binarization(binarization, state)
         if state["binarization"] == "device":
@@ -284,6 +290,7 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
             record["nll_5000"] = float(-np.mean(model.log_likelihood(points, 5000, verbose=0)))
             clock.evaluated(time.perf_counter() - start)
         state["epoch"] = epoch + 1
+        state["commands"][-1]["epochs"][1] = state["epoch"]
         state["wall_time_s"] += time.perf_counter() - start
         state["history"].append(record)
         _save_checkpoint(model, run_dir, state)
@@ -295,7 +302,7 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
 
 
 def finish(recipe, model, state, out_dir, run_dir=None, data_dir=None, test_points=None,
-           device=None, verbose=1):
+           device=None, verbose=1, command=""):
     """Evaluates K=5000 on the test set and writes the zoo entry through `zoo.save`."""
     from keras_vae import evaluation, zoo
 
@@ -313,7 +320,8 @@ def finish(recipe, model, state, out_dir, run_dir=None, data_dir=None, test_poin
     out_dir = pathlib.Path(out_dir)
     zoo.save(model, out_dir, recipe=recipe.describe(), epochs=state["epoch"],
              wall_time_hours=round(state["wall_time_s"] / 3600, 2), seed=state["seed"],
-             command=state.get("command", ""), results=results, backend=state.get("backend"),
+             command=state.get("command", ""), commands=state.get("commands", []),
+             finish_command=command, results=results, backend=state.get("backend"),
              results_raw=s,
              **({"device": device} if device else {}))
     # K=5000 through a conv decoder costs ~1 s a point on a CPU (more on torch):

@@ -36,6 +36,9 @@ def test_loglik_runs_in_shards_and_resumes(results):
     assert rows[0]["points"] == "6"
     shards = json.loads(stored.read_text())["shards"]
     assert shards[0] == first[0] and [s["start"] for s in shards] == [0, 3]
+    # One line per shard, whatever its number of points.
+    lines = [line.strip().rstrip(",") for line in stored.read_text().splitlines()]
+    assert [json.loads(line) for line in lines if '"log_p"' in line] == shards
     # Fewer points than the split: the fixed random subset, not the split's first points.
     from keras_vae import recipes, training, zoo
 

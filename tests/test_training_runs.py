@@ -54,12 +54,20 @@ def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
 
 def test_cli_train_zoo_evaluate(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_VAE_ZOO_DIR", str(tmp_path / "zoo"))
-    cli.main(["train", "mnist_vae", "--epochs", "1", "--train-limit", "40", "--test-points", "20",
-              "--run-dir", str(tmp_path / "run"), "--verbose", "0"])
+    common = ["--train-limit", "40", "--test-points", "20", "--run-dir", str(tmp_path / "run"),
+              "--verbose", "0"]
+    cli.main(["train", "mnist_vae", "--epochs", "1", "--skip-finish", *common])
+    assert not (tmp_path / "zoo" / "mnist_vae").exists()
+    cli.main(["train", "mnist_vae", "--epochs", "2", *common])
     assert (tmp_path / "zoo" / "mnist_vae" / "curves.png").exists()
     meta = zoo.read_metadata("mnist_vae")
-    assert meta["epochs"] == 1 and meta["recipe"]["dataset"] == "mnist"
-    assert meta["command"].startswith("keras-vae train mnist_vae")
+    assert meta["epochs"] == 2 and meta["recipe"]["dataset"] == "mnist"
+    first, second = (f"keras-vae train mnist_vae --epochs {n}" for n in (1, 2))
+    assert meta["command"].startswith(first)
+    assert [(c["command"].split(" --train")[0], c["epochs"]) for c in meta["commands"]] == [
+        (first + " --skip-finish", [0, 1]), (second, [1, 2])]
+    card = (tmp_path / "zoo" / "mnist_vae" / "README.md").read_text()
+    assert f"- Epochs 1-2: `{second}" in card and f"- Evaluated and written by: `{second}" in card
     (tmp_path / "runs" / "svhn_vae").mkdir(parents=True)
     (tmp_path / "runs" / "svhn_vae" / "state.json").write_text('{"epoch": 3}')
     (tmp_path / "runs" / "svhn_iwae").mkdir(parents=True)
