@@ -103,7 +103,7 @@ def train(args):
               "evaluate and write the zoo entry")
         return
     out = args.out or str(zoo.user_dir() / args.entry)
-    results = training.finish(recipe, model, state, out, run_dir=run_dir, data_dir=args.data_dir,
+    results = training.finish(recipe, model, state, out, data_dir=args.data_dir,
                               test_points=args.test_points, device=args.device,
                               verbose=min(args.verbose, 1), command=command)
     _out(f"wrote zoo entry {out} after {state['epoch']} epochs")

@@ -13,7 +13,6 @@ kill mid-write loses at most the epoch in progress.
 import json
 import os
 import pathlib
-import shutil
 import sys
 import time
 
@@ -103,6 +102,11 @@ def _restore(model, run_dir):
         print(f"checkpoint {path} is missing or fails its sha256; trying the previous one",
               file=sys.stderr)
     raise RuntimeError(f"No intact checkpoint in {run_dir}; delete the folder to start over.")
+
+
+def _write_history(history, folder, bound_name):
+    (folder / "history.json").write_text(json.dumps(history, indent=1))
+    _plot(history, folder / "curves.png", bound_name)
 
 
 def _plot(history, path, bound_name):
@@ -294,14 +298,13 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
         state["wall_time_s"] += time.perf_counter() - start
         state["history"].append(record)
         _save_checkpoint(model, run_dir, state)
-        (run_dir / "history.json").write_text(json.dumps(state["history"], indent=1))
-        _plot(state["history"], run_dir / "curves.png", model.bound_name)
+        _write_history(state["history"], run_dir, model.bound_name)
         if verbose:
             print(json.dumps(record), flush=True)
     return model, state
 
 
-def finish(recipe, model, state, out_dir, run_dir=None, data_dir=None, test_points=None,
+def finish(recipe, model, state, out_dir, data_dir=None, test_points=None,
            device=None, verbose=1, command=""):
     """Evaluates K=5000 on the test set and writes the zoo entry through `zoo.save`."""
     from keras_vae import evaluation, zoo
@@ -327,8 +330,8 @@ def finish(recipe, model, state, out_dir, run_dir=None, data_dir=None, test_poin
     # K=5000 through a conv decoder costs ~1 s a point on a CPU (more on torch):
     # the golden NLL of the conv entries uses fewer points.
     zoo.record_golden(out_dir, test, nll_points=100 if recipe.architecture == "mlp" else 10)
-    if run_dir is not None:
-        for name in ("curves.png", "history.json"):
-            if (pathlib.Path(run_dir) / name).exists():
-                shutil.copy(pathlib.Path(run_dir) / name, out_dir / name)
+    if state.get("history"):
+        # From the state, not the run folder: a run restored from the git history
+        # has its state but not these derived files.
+        _write_history(state["history"], out_dir, model.bound_name)
     return results

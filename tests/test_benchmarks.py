@@ -298,3 +298,44 @@ def test_compression_benchmark_on_a_few_images(results):
     text = compression.render(payload)
     assert "bits-back ANS, `binarized_mnist_iwae`" in text and "BB-ANS" in text
     assert text == (results / "compression.md").read_text().rstrip("\n")
+
+
+def test_table1_keeps_a_cell_at_its_budget_when_the_entry_trains_on(tmp_path):
+    """A cell whose zoo entry moved past 121 epochs is read from its kept 121-epoch record."""
+    from benchmarks import budget, loglik
+
+    rng = np.random.default_rng(1)
+    log_p = {e: list(-rng.normal(90.0 - g, 5.0, 30)) for e, g in (("v", 0.0), ("i", 1.0))}
+
+    def record(entry, epochs, weights, values):
+        return {"entry": entry, "weights_sha256": weights, "epochs": epochs, "points": 30,
+                "shards": [{"start": 0, "stop": 30, "n": 30, "sum": float(np.sum(values)),
+                            "sumsq": float(np.sum(np.square(values))), "log_p": values,
+                            "ess_sum": 30.0, "bound_sum": 30 * 95.0, "dims": 784,
+                            "points_sha256": "same"}]}
+
+    old = record("v", 121, "w121", log_p["v"])
+    assert budget.keep(tmp_path, "v.tensorflow.json", {**old, "epochs": 40}, "v") is None
+    assert budget.keep(tmp_path, "v.tensorflow.json", old, "v") is not None
+    assert budget.keep(tmp_path, "v.tensorflow.json", old, "v") is None  # kept once
+    budget.keep(tmp_path, "v.active_units.json",
+                {"weights_sha256": "w121", "epochs": 121, "active_units": [19]}, "v")
+    metas = {"v": {"epochs": 1093, "recipe": {"dataset": "mnist", "model": "VAE",
+                                              "num_samples": 50, "stochastic_layers": 1}},
+             "i": {"epochs": 121, "recipe": {"dataset": "mnist", "model": "IWAE",
+                                             "num_samples": 50, "stochastic_layers": 1}}}
+    new_values = list(np.array(log_p["v"]) + 3.0)  # the entry after more training
+    records = {"v": record("v", 1093, "w1093", new_values), "i": record("i", 121, "wi", log_p["i"])}
+    rows = {e: loglik.combine_shards(r, 30) for e, r in records.items()}
+    out = loglik.table1_at_budget(tmp_path, "tensorflow", metas, rows, {"v": [25], "i": [21]},
+                                  records)
+    row = {(r["stochastic layers"], r["k"]): r for r in out["table1"]}[1, 50]
+    want = -np.mean(log_p["v"])
+    assert row["VAE (ours)"] == f"{want:.2f} (v, 121 ep., 19 active)"
+    d = np.array(log_p["v"]) - np.array(log_p["i"])
+    assert row["IWAE - VAE (ours, paired; paper)"].startswith(f"{d.mean():+.2f} ±")
+    # At the budget (or with nothing kept) a cell is the entry as it is.
+    metas["v"]["epochs"] = 121
+    out = loglik.table1_at_budget(tmp_path, "tensorflow", metas, rows, {"v": [25]}, records)
+    row = {(r["stochastic layers"], r["k"]): r for r in out["table1"]}[1, 50]
+    assert row["VAE (ours)"].startswith(f"{-np.mean(new_values):.2f} (v, 121 ep., 25 active")

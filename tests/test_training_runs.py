@@ -1,6 +1,7 @@
 """Resumable training of a recipe, and the CLI, on a few MNIST examples."""
 
 import dataclasses
+import json
 import os
 
 import keras
@@ -68,6 +69,15 @@ def test_cli_train_zoo_evaluate(tmp_path, monkeypatch, capsys):
         (first + " --skip-finish", [0, 1]), (second, [1, 2])]
     card = (tmp_path / "zoo" / "mnist_vae" / "README.md").read_text()
     assert f"- Epochs 1-2: `{second}" in card and f"- Evaluated and written by: `{second}" in card
+    # A run restored from the git history has its state but not the derived files:
+    # the finish writes the entry's history and curves from the state.
+    for name in ("history.json", "curves.png"):
+        (tmp_path / "run" / name).unlink()
+        (tmp_path / "zoo" / "mnist_vae" / name).unlink()
+    cli.main(["train", "mnist_vae", "--epochs", "2", *common])
+    history = json.loads((tmp_path / "zoo" / "mnist_vae" / "history.json").read_text())
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert (tmp_path / "zoo" / "mnist_vae" / "curves.png").exists()
     (tmp_path / "runs" / "svhn_vae").mkdir(parents=True)
     (tmp_path / "runs" / "svhn_vae" / "state.json").write_text('{"epoch": 3}')
     (tmp_path / "runs" / "svhn_iwae").mkdir(parents=True)
