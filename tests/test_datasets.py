@@ -153,3 +153,24 @@ def test_svhn_file_that_is_not_the_official_one_fails_its_md5(offline):
 def test_missing_svhn_names_the_official_file(offline):
     with pytest.raises(FileNotFoundError, match=r"svhn/test_32x32.mat \(checksum eb5a983b"):
         datasets.load("svhn", "test")
+
+
+def test_bundled_test_images_are_the_original_files(offline):
+    """The packaged xz holds the original IDX bytes: equal to the shared data's .gz."""
+    for name in ("mnist", "fashion_mnist"):
+        original = pathlib.Path(SHARED or "", name, "t10k-images-idx3-ubyte.gz")
+        if not SHARED or not original.exists():
+            pytest.skip("KERAS_VAE_DATA_DIR with the original test files is not set")
+        np.testing.assert_array_equal(datasets.load(name, "test"),
+                                      datasets._read_idx_images(original))
+
+
+def test_a_damaged_bundled_split_is_an_error_not_a_download(offline, monkeypatch):
+    import lzma
+
+    path = offline / "damaged.xz"
+    path.write_bytes(lzma.compress(b"\\x00\\x00\\x08\\x03 not the images"))
+    monkeypatch.setitem(datasets._BUNDLED_IDX, ("mnist", "test"),
+                        (path, datasets._BUNDLED_IDX["mnist", "test"][1]))
+    with pytest.raises(ValueError, match="packaged test split.*is corrupted"):
+        datasets.load("mnist", "test")
