@@ -66,3 +66,27 @@ def test_only_the_standard_wheel_carries_the_zoo(tmp_path):
     sizes = {v: os.path.getsize(p) for v, p in built.items()}
     print(f"wheel sizes: {sizes}")
     assert sizes["editable"] < 1_000_000 < sizes["standard"]
+
+
+def test_index_description_has_nothing_that_only_works_in_a_clone(installed):
+    """The package index renders README.md's marked parts: no clone commands or local links."""
+    import re
+    import zipfile
+    from email import message_from_string
+
+    wheel = next((installed / "dist").glob("keras_vae-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        meta = message_from_string(z.read(next(
+            n for n in z.namelist() if n.endswith(".dist-info/METADATA"))).decode())
+    assert meta["Description-Content-Type"] == "text/markdown"
+    text = meta.get_payload()
+    readme = (ROOT / "README.md").read_text()
+    assert "-e ." in readme and "tests/run_backends.sh" in readme  # what must be taken out
+    links = re.findall(r"\]\(([^)]*)\)", text)
+    assert all(link.startswith(("https://", "http://")) for link in links), links
+    for clone_only in ("-e .", "-e \"", "run_backends", "../shared", "index:start", "index:end",
+                       "## Development"):
+        assert clone_only not in text, clone_only
+    assert 'pip install "keras-vae[jax]"' in text
+    for part in ("## Install", "## Quick start", "<!-- zoo:start -->", "## Citing", "## Licence"):
+        assert part in text, part
