@@ -21,7 +21,8 @@ points of that permutation on the reference backend, the check of the IS
 estimate where its effective sample size is low. Shards keep each point's
 log p, so entries of one dataset are compared on the same points with a
 paired standard error. `--plots` also draws the bound L_k against k
-for `mnist_iwae` and the held-out NLL against training epochs of every entry.
+for `mnist_iwae` and the held-out NLL against training epochs of every entry
+(`--epochs-plot`: that plot alone, of every zoo entry).
 """
 
 import argparse
@@ -449,6 +450,8 @@ def main(argv=None):
     parser.add_argument("--ais-chains", type=int, default=16)
     parser.add_argument("--ais-steps", type=int, default=500)
     parser.add_argument("--plots", action="store_true")
+    parser.add_argument("--epochs-plot", action="store_true",
+                        help="only the NLL-against-epochs plot, of every zoo entry")
     parser.add_argument("--no-readme", action="store_true")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ais", action="store_true", help=argparse.SUPPRESS)
@@ -525,13 +528,15 @@ def main(argv=None):
     write_results(name, payload, markdown)
     if not quick and not args.no_readme:
         update_readme("table1", render_table1(payload))
-    if args.plots:
+    if args.plots or args.epochs_plot:
         from benchmarks.loglik_plots import bound_against_k, nll_against_epochs
 
         suffix = "_quick" if quick else ""
-        bound_against_k("mnist_iwae", RESULTS / f"bound_vs_k{suffix}.png",
-                        points=20 if quick else 200, max_k=num_samples)
-        nll_against_epochs(entries, RESULTS / f"nll_vs_epochs{suffix}.png")
+        if args.plots:
+            bound_against_k("mnist_iwae", RESULTS / f"bound_vs_k{suffix}.png",
+                            points=20 if quick else 200, max_k=num_samples)
+        nll_against_epochs(zoo.available() if args.epochs_plot else entries,
+                           RESULTS / f"nll_vs_epochs{suffix}.png")
     return rows
 
 
