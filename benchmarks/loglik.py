@@ -215,7 +215,11 @@ def comparisons(records, metas):
                     continue
                 # Lower NLL first, so every difference reads as a gain.
                 lower, higher = (first, second) if p["difference"] >= 0 else (second, first)
-                rows.append({"entry": lower, "against": higher, "estimate": method,
+                rows.append({"entry": lower, "against": higher,
+                             # Entries along the schedule differ in training as well.
+                             "epochs (entry / against)":
+                                 f"{metas[lower].get('epochs')} / {metas[higher].get('epochs')}",
+                             "estimate": method,
                              "points": p["points"],
                              "NLL(against) - NLL(entry)": f"{abs(p['difference']):.2f}",
                              "paired SE": f"{p['paired_se']:.2f}",

@@ -66,7 +66,7 @@ def nll_against_epochs(entries, path):
         curves.setdefault(eight_bit, []).append((entry, history, scale))
     plt = _pyplot()
     panels = sorted(curves)
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(7 * max(len(panels), 1), 4.5),
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(10 * max(len(panels), 1), 4.5),
                              squeeze=False)
     for ax, eight_bit in zip(axes[0], panels):
         for entry, history, scale in curves[eight_bit]:
@@ -80,7 +80,7 @@ def nll_against_epochs(entries, path):
         ax.set_xlabel("epoch")
         ax.set_ylabel("bits/dim (held-out test points)" if eight_bit
                       else "nats (held-out test points)")
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside: 13+ entries
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

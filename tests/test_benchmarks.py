@@ -88,6 +88,11 @@ def test_loglik_compares_entries_of_one_dataset_on_the_same_points(results):
     by_method = {c["estimate"]: c for c in payload["comparisons"]}
     assert set(by_method) == {"IS", "AIS"}
     assert {by_method["IS"]["entry"], by_method["IS"]["against"]} == {"mnist_iwae", "mnist_vae"}
+    from keras_vae import zoo
+
+    row = by_method["IS"]
+    assert row["epochs (entry / against)"] == "{} / {}".format(
+        *(zoo.read_metadata(row[k])["epochs"] for k in ("entry", "against")))
     store = results / "loglik_quick"
     for method, suffix, points in (("IS", "", 5), ("AIS", ".ais", 3)):
         log_p = {}
