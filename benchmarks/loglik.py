@@ -334,8 +334,10 @@ def table1_at_budget(store, reference, metas, rows_by_entry, units, records):
         if record is not records.get(entry):
             records[entry] = record
             rows_by_entry[entry] = combine_shards(record, record["points"])
-            units.pop(entry, None)
-            units.update({entry: au} if au is not None else {})
+            if au is None:
+                units.pop(entry, None)
+            else:
+                units[entry] = au
     return {"table1": table1(rows_by_entry, metas, units, records, epochs),
             "layers": layers_table(metas, records)}
 

@@ -73,10 +73,6 @@ _BUNDLED_IDX = {
 NAMES = ("mnist", "binarized_mnist", "fashion_mnist", "svhn")
 
 
-def _sha256(path):
-    return _digest(path, "sha256")
-
-
 def _digest(path, algorithm):
     digest = hashlib.new(algorithm)
     with open(path, "rb") as f:
@@ -123,6 +119,8 @@ def _missing(name, filename, checksum, dirs, origin, error):
 
 
 def _find_or_download(name, filename, checksum, origin, data_dir, bundled=None):
+    """The path of a checked file; with `bundled=(path, digest)`, the packaged IDX bytes
+    when no data folder holds the file (they come before the Keras cache and the network)."""
     dirs = _search_dirs(data_dir)
     if bundled is not None and data_dir is None:
         dirs = dirs[:-1]  # prefer the packaged copy to the Keras cache and the network
