@@ -8,9 +8,9 @@ with the same recipe (Adam, batch 20, the paper's learning-rate stages), seed
 and data order for the same number of epochs, with 64 samples per example
 (MIWAE and PIWAE as 8 groups of 8; the VAE averages the ELBO over 64).
 Each run lives in benchmarks/runs/estimators/<model>/ and resumes after an
-interruption; its checkpoint and state are meant to be committed, so a run
-stopped by the end of a session continues from a fresh clone (the previous
-checkpoint and temporary files are ignored). A finished model is evaluated at
+interruption; its checkpoint and state are kept in the git history by
+runs/checkpoints.py, so a run stopped by the end of a session continues from
+a fresh clone after `restore`. A finished model is evaluated at
 once and its row written to
 benchmarks/results/estimators/<model>.json, so the benchmark continues from
 the first unfinished model when run again (`--max-models` bounds one call).

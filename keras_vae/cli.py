@@ -88,12 +88,15 @@ def train(args):
     recipe = recipes.RECIPES[args.entry]
     run_dir = args.run_dir or f"runs/{args.entry}"
     command = "keras-vae " + " ".join(args.argv)
-    model, state = training.train(recipe, run_dir, epochs=args.epochs, data_dir=args.data_dir,
-                                  seed=args.seed, train_limit=args.train_limit,
-                                  nll_points=args.nll_points, verbose=args.verbose,
-                                  command=command, steps_per_execution=args.steps_per_execution,
-                                  binarization=args.binarization,
-                                  stop_at=args.time_limit and _STARTED + args.time_limit)
+    try:
+        model, state = training.train(
+            recipe, run_dir, epochs=args.epochs, data_dir=args.data_dir, seed=args.seed,
+            train_limit=args.train_limit, nll_points=args.nll_points, verbose=args.verbose,
+            command=command, steps_per_execution=args.steps_per_execution,
+            binarization=args.binarization,
+            stop_at=args.time_limit and _STARTED + args.time_limit)
+    except training.RunError as e:
+        raise SystemExit(f"Cannot train {args.entry!r}: {e}") from None
     if state["epoch"] < (args.epochs or recipe.total_epochs):
         _out(f"stopped after {state['epoch']} epochs at the time limit; the same command "
              "resumes the run")
@@ -228,7 +231,10 @@ def _run_epoch(runs_dir, name):
 
     state = os.path.join(runs_dir, name, training.STATE)
     if not os.path.exists(state):
-        return ""
+        # A fresh clone tracks only the record; the state is in the git history.
+        state = os.path.join(runs_dir, name, training.RECORD)
+        if not os.path.exists(state):
+            return ""
     try:
         with open(state) as f:
             return f"{int(json.load(f)['epoch'])} (in training)"

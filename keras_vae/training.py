@@ -19,6 +19,11 @@ import time
 import numpy as np
 
 STATE, CKPT, PREV = "state.json", "checkpoint.weights.h5", "previous.weights.h5"
+RECORD = "checkpoint.json"  # written by runs/checkpoints.py store
+
+
+class RunError(RuntimeError):
+    """A run folder that cannot be resumed as it stands."""
 
 
 def _prepare(recipe, images):
@@ -69,7 +74,7 @@ def _save_checkpoint(model, run_dir, state):
     state["checkpoint_sha256"] = sha256(tmp)
     os.replace(tmp, run_dir / CKPT)
     tmp_state = run_dir / ("tmp." + STATE)
-    tmp_state.write_text(json.dumps(state, indent=1))
+    tmp_state.write_text(_dumps(state))
     os.replace(tmp_state, run_dir / STATE)
 
 
@@ -81,9 +86,10 @@ def _restore(model, run_dir):
     """
     from keras_vae.zoo import sha256
 
-    if not (run_dir / STATE).exists():
+    state = json.loads((run_dir / STATE).read_text()) if (run_dir / STATE).exists() else None
+    _check_not_behind_record(run_dir, state["epoch"] if state else 0)
+    if state is None:
         return None
-    state = json.loads((run_dir / STATE).read_text())
     model.optimizer.build(model.trainable_variables)
     if "checkpoint_sha256" not in state and (run_dir / CKPT).exists():
         model.load_weights(run_dir / CKPT)  # a run started before hashes were recorded
@@ -101,11 +107,48 @@ def _restore(model, run_dir):
             return state
         print(f"checkpoint {path} is missing or fails its sha256; trying the previous one",
               file=sys.stderr)
-    raise RuntimeError(f"No intact checkpoint in {run_dir}; delete the folder to start over.")
+    raise RunError(f"No intact checkpoint in {run_dir}; delete the folder to start over.")
+
+
+def _metric(value):
+    """A float32 metric as the shortest decimal that reads back to the same float32.
+
+    Keras reports float32 means; their float64 repr spends 17 digits on noise,
+    and the history is stored twice for every epoch of a 3280-epoch run.
+    """
+    return float(str(np.float32(value)))
+
+
+def _dumps(value):
+    """JSON with one line per history record: readable, and a third smaller than indent=1."""
+    if isinstance(value, list):
+        return "[\n" + ",\n".join(json.dumps(r) for r in value) + "\n]" if value else "[]"
+    return "{\n" + ",\n".join(f"{json.dumps(k)}: {_dumps(v) if k == 'history' else json.dumps(v)}"
+                              for k, v in value.items()) + "\n}\n"
+
+
+def _check_not_behind_record(run_dir, epoch):
+    """Refuses to train a folder whose stored checkpoint (runs/checkpoints.py) is further along.
+
+    A fresh clone has the record but not the checkpoint and state (they live
+    in the git history); training there would silently start again from epoch 0.
+    """
+    try:
+        stored = json.loads((run_dir / RECORD).read_text())["epoch"]
+    except FileNotFoundError:
+        return
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunError(f"{run_dir / RECORD} is damaged ({e!r}); repair it from git, or "
+                           "delete it to train this folder from scratch.") from None
+    if epoch < stored:
+        raise RunError(
+            f"{run_dir} holds epoch {epoch}, but its {RECORD} records a checkpoint at epoch "
+            f"{stored}, kept in the git history: run `python runs/checkpoints.py restore "
+            f"{run_dir}` first (or delete {RECORD} to start from scratch).")
 
 
 def _write_history(history, folder, bound_name):
-    (folder / "history.json").write_text(json.dumps(history, indent=1))
+    (folder / "history.json").write_text(_dumps(history) + "\n")
     _plot(history, folder / "curves.png", bound_name)
 
 
@@ -285,8 +328,8 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
                   f"lr {recipe.learning_rate(epoch):.2e})", flush=True)
         logs = model.fit(x, batch_size=recipe.batch_size, epochs=1, shuffle=False,
                          verbose=verbose).history
-        record = {"epoch": epoch + 1, **{k: float(v[-1]) for k, v in logs.items()}}
-        record["heldout_bound"] = float(model.evaluate(
+        record = {"epoch": epoch + 1, **{k: _metric(v[-1]) for k, v in logs.items()}}
+        record["heldout_bound"] = _metric(model.evaluate(
             heldout, batch_size=100, verbose=0, return_dict=True)[model.bound_name])
         clock.trained(time.perf_counter() - start)
         if ends_stage:

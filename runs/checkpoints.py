@@ -1,11 +1,13 @@
 """Training checkpoints kept in the git history instead of the tracked tree.
 
-A run folder (`runs/ENTRY`, `benchmarks/runs/...`) tracks its `state.json`,
-history and curves; its `checkpoint.weights.h5` (weights, optimizer state and
-sampler seeds: 5-12 MB) is ignored. `store` commits the checkpoint and the
-state it belongs to, records both blobs in the folder's `checkpoint.json`, and
-removes the checkpoint from the tip in a second commit, so the tree stays
-small while every stored checkpoint stays reachable from the branch.
+A run folder (`runs/ENTRY`, `benchmarks/runs/...`) tracks only its
+`checkpoint.json`; its `checkpoint.weights.h5` (weights, optimizer state and
+sampler seeds: 5-12 MB) and `state.json` (epoch and the whole history, up to
+half a megabyte at 3280 epochs) are ignored. `store` commits the checkpoint and
+the state it belongs to, records both blobs in the folder's `checkpoint.json`,
+and removes both from the tip in a second commit, so the tree stays small while
+every stored checkpoint stays reachable from the branch (the finished history
+ships in the zoo entry).
 `restore` writes the recorded checkpoint and state back into the folder
 (checked against their sha256) unless the folder already holds a newer intact
 run, after which `keras-vae train` resumes exactly where the stored run stopped.
@@ -61,7 +63,7 @@ def _intact_local(run_dir):
 
 
 def store(run_dirs, message=None):
-    """Commits each run's checkpoint and state, records their blobs, untracks the checkpoint."""
+    """Commits each run's checkpoint and state, records their blobs, untracks both."""
     run_dirs = [pathlib.Path(d).resolve() for d in run_dirs]
     if not run_dirs:
         raise CheckpointError("store needs at least one run folder.")
@@ -94,7 +96,7 @@ def store(run_dirs, message=None):
                   "state_blob": state_blob, "commit": commit}
         (run_dir / RECORD).write_text(json.dumps(record, indent=1) + "\n")
         records.append(str(run_dir / RECORD))
-    _git(repo, "rm", "-q", "--cached", "--", *[str(d / CKPT) for d in run_dirs])
+    _git(repo, "rm", "-q", "--cached", "--", *paths)
     _git(repo, "add", "--", *records)
     _git(repo, "commit", "-q", "-m",
          f"runs: checkpoints recorded in {RECORD} and kept in the history only ({commit[:10]})")

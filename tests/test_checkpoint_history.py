@@ -51,13 +51,17 @@ def test_a_run_restored_from_the_history_of_a_fresh_clone_resumes_exactly(tmp_pa
     checkpoints.store([run])
     tracked = subprocess.run(["git", "-C", str(repo), "ls-files"], capture_output=True,
                              text=True, check=True).stdout.split()
-    assert "runs/tiny/checkpoint.json" in tracked and "runs/tiny/state.json" in tracked
+    assert "runs/tiny/checkpoint.json" in tracked and "runs/tiny/state.json" not in tracked
     assert not any(p.endswith(".weights.h5") for p in tracked)
 
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(repo), str(clone)], check=True)
     resumed = clone / "runs" / "tiny"
-    assert not (resumed / training.CKPT).exists()
+    assert not (resumed / training.CKPT).exists() and not (resumed / training.STATE).exists()
+    # Training the clone before restoring would start again from epoch 0.
+    with pytest.raises(training.RunError, match="checkpoints.py restore"):
+        _train(resumed, 2)
+    assert not (resumed / training.STATE).exists()
     assert checkpoints.restore(resumed).startswith("restored epoch 1")
     _train(resumed, 2)
 

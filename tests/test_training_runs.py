@@ -75,8 +75,13 @@ def test_cli_train_zoo_evaluate(tmp_path, monkeypatch, capsys):
         (tmp_path / "run" / name).unlink()
         (tmp_path / "zoo" / "mnist_vae" / name).unlink()
     cli.main(["train", "mnist_vae", "--epochs", "2", *common])
-    history = json.loads((tmp_path / "zoo" / "mnist_vae" / "history.json").read_text())
+    text = (tmp_path / "zoo" / "mnist_vae" / "history.json").read_text()
+    history = json.loads(text)
     assert [h["epoch"] for h in history] == [1, 2]
+    # One line per epoch, each float32 metric at the shortest decimal that reads back to it.
+    assert len(text.splitlines()) == len(history) + 2
+    metrics = [v for h in history for k, v in h.items() if k not in ("epoch", "nll_5000")]
+    assert len(metrics) >= 10 and all(repr(v) == str(np.float32(v)) for v in metrics)
     assert (tmp_path / "zoo" / "mnist_vae" / "curves.png").exists()
     (tmp_path / "runs" / "svhn_vae").mkdir(parents=True)
     (tmp_path / "runs" / "svhn_vae" / "state.json").write_text('{"epoch": 3}')
@@ -92,6 +97,23 @@ def test_cli_train_zoo_evaluate(tmp_path, monkeypatch, capsys):
     assert "NLL K=50" in capsys.readouterr().out and (tmp_path / "ev.json").exists()
     cli.main(["samples", "mnist_vae", "--num", "3", "--out", str(tmp_path / "s.png")])
     assert (tmp_path / "s.png").stat().st_size > 1000
+
+
+def test_a_folder_behind_its_stored_checkpoint_is_not_trained(tmp_path, capsys):
+    run = tmp_path / "runs" / "svhn_vae"
+    run.mkdir(parents=True)
+    (run / training.RECORD).write_text('{"epoch": 3, "checkpoint_blob": "0"}')
+    with pytest.raises(SystemExit, match=r"epoch 0, but .*epoch 3.*checkpoints.py restore"):
+        cli.main(["train", "mnist_vae", "--epochs", "1", "--train-limit", "40",
+                  "--run-dir", str(run), "--verbose", "0"])
+    assert not (run / training.STATE).exists()
+    cli.main(["zoo", "--runs-dir", str(tmp_path / "runs")])
+    listing = {line.split("|")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
+    assert "3 (in training)" in listing["svhn_vae"]
+    (run / training.RECORD).write_text('{"epo')
+    with pytest.raises(SystemExit, match="checkpoint.json is damaged"):
+        cli.main(["train", "mnist_vae", "--epochs", "1", "--train-limit", "40",
+                  "--run-dir", str(run), "--verbose", "0"])
 
 
 def test_cli_quickstart_prints_a_table_from_summarize(tmp_path, monkeypatch, capsys):
