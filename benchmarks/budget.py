@@ -52,16 +52,29 @@ def _weights_commit(store, entry):
     return out.stdout.strip() or None
 
 
+def _shipped_hours(store, commit, entry):
+    """Training hours on the model card shipped with the kept weights (None if unknown)."""
+    if not commit:
+        return None
+    out = subprocess.run(["git", "show", f"{commit}:zoo/{entry}/metadata.json"],
+                         capture_output=True, text=True, cwd=store)
+    try:
+        return json.loads(out.stdout).get("wall_time_hours") if not out.returncode else None
+    except ValueError:
+        return None
+
+
 def at_budget(store, entry, meta, reference, current_record, current_units):
-    """(epochs, IS record, active units) of the entry for Table 1.
+    """(epochs, IS record, active units, training hours) of the entry for Table 1.
 
     The entry's own ones while it is at the budget (or has no kept record);
-    otherwise the kept ones of its budget weights.
+    otherwise the kept ones of its budget weights, with the hours from the
+    model card of the commit that shipped them.
     """
     epochs = meta.get("epochs")
     kept = folder(store) / f"{entry}.{reference}.json"
     if epochs == TABLE1_EPOCHS or not kept.exists():
-        return epochs, current_record, current_units
+        return epochs, current_record, current_units, meta.get("wall_time_hours")
     record = json.loads(kept.read_text())
     units_path = folder(store) / f"{entry}.active_units.json"
     units = None
@@ -69,4 +82,5 @@ def at_budget(store, entry, meta, reference, current_record, current_units):
         kept_units = json.loads(units_path.read_text())
         if kept_units.get("weights_sha256") == record["weights_sha256"]:
             units = kept_units["active_units"]
-    return record["epochs"], record, units
+    return (record["epochs"], record, units,
+            _shipped_hours(store, record.get("weights_commit"), entry))

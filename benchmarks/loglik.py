@@ -287,16 +287,17 @@ def table1_entries(metas):
     return cells
 
 
-def table1(rows_by_entry, metas, units=None, records=None, epochs=None):
+def table1(rows_by_entry, metas, units=None, records=None, epochs=None, hours=None):
     """The IWAE paper's Table 1 (MNIST) with this project's entries where they exist.
 
-    A cell shows our test NLL, the entry, its epochs and its active units
-    (per stochastic layer); k=1 IWAE is the k=1 VAE (the same objective), so
-    that column repeats the VAE. `records` (entry -> reference IS record) adds
-    the paired IWAE - VAE difference at each k; `epochs` (entry -> epochs) names
-    the budget of a cell read from a kept record (`benchmarks.budget`).
+    A cell shows our test NLL, the entry, its epochs, its training hours and
+    its active units (per stochastic layer); k=1 IWAE is the k=1 VAE (the same
+    objective), so that column repeats the VAE. `records` (entry -> reference
+    IS record) adds the paired IWAE - VAE difference at each k; `epochs` and
+    `hours` (entry -> value) give the budget of a cell read from a kept record
+    (`benchmarks.budget`) in place of the zoo card's.
     """
-    units, records, epochs = units or {}, records or {}, epochs or {}
+    units, records, epochs, hours = units or {}, records or {}, epochs or {}, hours or {}
     cells = table1_entries(metas)
     out = []
     for layers in (1, 2):
@@ -311,8 +312,9 @@ def table1(rows_by_entry, metas, units=None, records=None, epochs=None):
                     s, source = _card_row(metas[entry]), ", zoo card"
                 if s is not None:
                     au = "+".join(map(str, units[entry])) if entry in units else "?"
+                    h = hours.get(entry, metas[entry].get("wall_time_hours"))
                     mine = (f"{s['nll']:.2f} ({entry}, {epochs.get(entry, metas[entry].get('epochs'))} ep., "
-                            f"{au} active{source})"
+                            + (f"{h:.1f} h, " if h is not None else "") + f"{au} active{source})"
                             + (" = VAE k=1" if model == "IWAE" and k == 1 else ""))
                 row[f"{model} (ours)"] = mine
                 row[f"{model} (paper)"] = f"{PAPER_TABLE1[(layers, model, k)]:.2f}"
@@ -327,10 +329,10 @@ def table1(rows_by_entry, metas, units=None, records=None, epochs=None):
 def table1_at_budget(store, reference, metas, rows_by_entry, units, records):
     """The payload's `table1` and `layers` tables, each cell at Table 1's budget."""
     rows_by_entry, units, records = dict(rows_by_entry), dict(units), dict(records)
-    epochs = {}
+    epochs, hours = {}, {}
     for entry in table1_entries(metas).values():
-        epochs[entry], record, au = budget.at_budget(store, entry, metas[entry], reference,
-                                                     records.get(entry), units.get(entry))
+        epochs[entry], record, au, hours[entry] = budget.at_budget(
+            store, entry, metas[entry], reference, records.get(entry), units.get(entry))
         if record is not records.get(entry):
             records[entry] = record
             rows_by_entry[entry] = combine_shards(record, record["points"])
@@ -338,7 +340,7 @@ def table1_at_budget(store, reference, metas, rows_by_entry, units, records):
                 units.pop(entry, None)
             else:
                 units[entry] = au
-    return {"table1": table1(rows_by_entry, metas, units, records, epochs),
+    return {"table1": table1(rows_by_entry, metas, units, records, epochs, hours),
             "layers": layers_table(metas, records)}
 
 
@@ -423,6 +425,8 @@ def render_table1(payload):
         f"each cell after {budget.TABLE1_EPOCHS} epochs (stages 0-4 of the paper's schedule; "
         "a flagship entry trained further is read from the record kept of its "
         f"{budget.TABLE1_EPOCHS}-epoch weights, benchmarks/results/loglik/table1/); "
+        "h: wall-clock hours of training on the 2-core CPU, from the model card of those "
+        "weights (some runs shared the CPU with another); "
         "active units: Cov_x(E_q[z_u]) > 1e-2 per stochastic layer; k=1 IWAE is the k=1 VAE. "
         f"Commit {env['commit']}, {env['date']}. Command: `python -m {' '.join(env['argv'])}`"])
 

@@ -5,6 +5,7 @@ import importlib
 import json
 import pathlib
 import re
+import subprocess
 
 import numpy as np
 import pytest
@@ -319,16 +320,26 @@ def test_table1_keeps_a_cell_at_its_budget_when_the_entry_trains_on(tmp_path):
                             "ess_sum": 30.0, "bound_sum": 30 * 95.0, "dims": 784,
                             "points_sha256": "same"}]}
 
+    # The commit that shipped the 121-epoch weights, whose model card gives the hours.
+    (tmp_path / "zoo" / "v").mkdir(parents=True)
+    (tmp_path / "zoo" / "v" / "model.weights.h5").write_bytes(b"w121")
+    (tmp_path / "zoo" / "v" / "metadata.json").write_text('{"wall_time_hours": 1.91}')
+    for args in (["init", "-q"], ["add", "zoo"],
+                 ["-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-q", "-m", "v"]):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+    (tmp_path / "zoo" / "v" / "metadata.json").write_text('{"wall_time_hours": 9.0}')
     old = record("v", 121, "w121", log_p["v"])
     assert budget.keep(tmp_path, "v.tensorflow.json", {**old, "epochs": 40}, "v") is None
     assert budget.keep(tmp_path, "v.tensorflow.json", old, "v") is not None
     assert budget.keep(tmp_path, "v.tensorflow.json", old, "v") is None  # kept once
     budget.keep(tmp_path, "v.active_units.json",
                 {"weights_sha256": "w121", "epochs": 121, "active_units": [19]}, "v")
-    metas = {"v": {"epochs": 1093, "recipe": {"dataset": "mnist", "model": "VAE",
-                                              "num_samples": 50, "stochastic_layers": 1}},
-             "i": {"epochs": 121, "recipe": {"dataset": "mnist", "model": "IWAE",
-                                             "num_samples": 50, "stochastic_layers": 1}}}
+    metas = {"v": {"epochs": 1093, "wall_time_hours": 9.0,
+                   "recipe": {"dataset": "mnist", "model": "VAE", "num_samples": 50,
+                              "stochastic_layers": 1}},
+             "i": {"epochs": 121, "wall_time_hours": 2.04,
+                   "recipe": {"dataset": "mnist", "model": "IWAE", "num_samples": 50,
+                              "stochastic_layers": 1}}}
     new_values = list(np.array(log_p["v"]) + 3.0)  # the entry after more training
     records = {"v": record("v", 1093, "w1093", new_values), "i": record("i", 121, "wi", log_p["i"])}
     rows = {e: loglik.combine_shards(r, 30) for e, r in records.items()}
@@ -336,11 +347,12 @@ def test_table1_keeps_a_cell_at_its_budget_when_the_entry_trains_on(tmp_path):
                                   records)
     row = {(r["stochastic layers"], r["k"]): r for r in out["table1"]}[1, 50]
     want = -np.mean(log_p["v"])
-    assert row["VAE (ours)"] == f"{want:.2f} (v, 121 ep., 19 active)"
+    assert row["VAE (ours)"] == f"{want:.2f} (v, 121 ep., 1.9 h, 19 active)"
+    assert row["IWAE (ours)"].endswith("(i, 121 ep., 2.0 h, 21 active)")
     d = np.array(log_p["v"]) - np.array(log_p["i"])
     assert row["IWAE - VAE (ours, paired; paper)"].startswith(f"{d.mean():+.2f} ±")
     # At the budget (or with nothing kept) a cell is the entry as it is.
     metas["v"]["epochs"] = 121
     out = loglik.table1_at_budget(tmp_path, "tensorflow", metas, rows, {"v": [25]}, records)
     row = {(r["stochastic layers"], r["k"]): r for r in out["table1"]}[1, 50]
-    assert row["VAE (ours)"].startswith(f"{-np.mean(new_values):.2f} (v, 121 ep., 25 active")
+    assert row["VAE (ours)"].startswith(f"{-np.mean(new_values):.2f} (v, 121 ep., 9.0 h, 25 active")
