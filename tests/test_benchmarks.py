@@ -3,6 +3,7 @@
 import hashlib
 import importlib
 import json
+import math
 import pathlib
 import re
 import subprocess
@@ -304,6 +305,11 @@ def test_compression_benchmark_on_a_few_images(results):
     text = compression.render(payload)
     assert "bits-back ANS, `binarized_mnist_iwae`" in text and "BB-ANS" in text
     assert text == (results / "compression.md").read_text().rstrip("\n")
+    # A row coded without its NLL (--num-samples 0) says so under the others' K.
+    unmeasured = {**row, "entry": "other", "nll_num_samples": 0, "nll_bits_per_dim": math.nan}
+    text = compression.render({**payload, "rows": [row, unmeasured]})
+    line = next(t for t in text.splitlines() if "`other`" in t)
+    assert "not measured" in line and "NLL (K=10)" in text and "K=0" not in text
 
 
 def test_table1_keeps_a_cell_at_its_budget_when_the_entry_trains_on(tmp_path):
