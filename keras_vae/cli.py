@@ -244,6 +244,11 @@ def _run_epoch(runs_dir, name):
 
 
 def list_zoo(args):
+    _out(zoo_table(args.runs_dir))
+
+
+def zoo_table(runs_dir="runs"):
+    """The `keras-vae zoo` listing: every shipped entry's card results, and the recipes."""
     from keras_vae import recipes, zoo
 
     rows = []
@@ -261,8 +266,8 @@ def list_zoo(args):
             r = recipes.RECIPES[name]
             rows.append({"entry": name, "dataset": r.dataset, "model": f"{r.model} k={r.num_samples}",
                          "test NLL (K=5000)": "recipe only", "bits/dim": "", "test points": "",
-                         "epochs": _run_epoch(args.runs_dir, name), "parameters": ""})
-    _out(_table(rows, list(rows[0])))
+                         "epochs": _run_epoch(runs_dir, name), "parameters": ""})
+    return _table(rows, list(rows[0]))
 
 
 def _fail(message):

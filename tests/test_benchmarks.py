@@ -170,6 +170,13 @@ def test_readme_blocks_are_generated_from_their_json(block, name, render):
     assert text == getattr(module, render)(json.loads(path.read_text()))
 
 
+def test_readme_zoo_block_is_the_listing_of_the_shipped_entries():
+    from benchmarks import zoo_listing
+
+    assert _readme_block("zoo") == zoo_listing.render(), (
+        "README's zoo table differs from `keras-vae zoo`: run python -m benchmarks.zoo_listing")
+
+
 def test_throughput_runs_on_tiny_inputs(results):
     from benchmarks import throughput
 
