@@ -21,6 +21,7 @@ import tempfile
 SETTINGS = {
     "jax": ("jax", 1, "auto", "float32"),
     "jax-spe10": ("jax", 10, "auto", "float32"),
+    "jax-spe100": ("jax", 100, "auto", "float32"),
     "jax-bf16": ("jax", 1, "auto", "mixed_bfloat16"),
     "tensorflow": ("tensorflow", 1, "auto", "float32"),
     "tensorflow-spe10": ("tensorflow", 10, "auto", "float32"),
