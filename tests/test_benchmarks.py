@@ -369,3 +369,21 @@ def test_table1_keeps_a_cell_at_its_budget_when_the_entry_trains_on(tmp_path):
     out = loglik.table1_at_budget(tmp_path, "tensorflow", metas, rows, {"v": [25]}, records)
     row = {(r["stochastic layers"], r["k"]): r for r in out["table1"]}[1, 50]
     assert row["VAE (ours)"].startswith(f"{-np.mean(new_values):.2f} (v, 121 ep., 9.0 h, 25 active")
+
+
+@needs_training_data
+def test_efficiency_more_steps_per_call_reach_the_same_bound(results):
+    from benchmarks import efficiency
+
+    if backend() == "torch":
+        pytest.skip("Keras runs one training step per call on torch")
+    settings = [backend(), f"{backend()}-spe10"]
+    payload = efficiency.main(["--entry", "mnist_vae", "--epochs", "1", "--train-limit", "200",
+                               "--settings", *settings, "--output", "efficiency_test"])
+    first, more = payload["raw"]
+    assert [first["setting"], more["setting"]] == settings
+    # the same steps and random draws, only dispatched ten at a time
+    assert more["heldout_bound"] == pytest.approx(first["heldout_bound"], abs=1e-3)
+    assert math.isfinite(first["heldout_bound"]) and first["seconds_per_epoch"] > 0
+    table = (results / "efficiency_test.md").read_text()
+    assert f"| {settings[1]} | {backend()} | 10 |" in table and "| yes |" in table
