@@ -90,3 +90,19 @@ def test_recipe_without_weights_explains_how_to_train(user_zoo, monkeypatch):
     monkeypatch.setattr(zoo, "shipped_dirs", lambda: [])
     with pytest.raises(FileNotFoundError, match="keras-vae train binarized_mnist_iwae"):
         zoo.load("binarized_mnist_iwae")
+
+
+@pytest.mark.parametrize("ess, warned", [(2.2, True), (36.3, False)])
+def test_card_warns_when_few_importance_weights_carry_the_estimate(ess, warned):
+    from keras_vae import recipes
+
+    # as metadata.json holds them: keys sorted, so the card must restore its own order
+    results = {"mean ESS (K=5000)": f"{ess:.1f}", "test -L_1 (training bound)": "91.57",
+               "test NLL, K=5000 (nats)": "87.00 ± 0.23", "test bits/dim": "0.1601",
+               "test points": 10000}
+    card = recipes.model_card("entry", {"results": results, "results_raw": {
+        "ess": ess, "num_samples": 5000}, "recipe": {"model": "VAE"}})
+    rows = [line.split(" | ")[0][2:] for line in card.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["test NLL, K=5000 (nats)", "test bits/dim", "test -L_1 (training bound)",
+                        "test points", "mean ESS (K=5000)"]
+    assert (f"effective sample size of the K=5000 importance weights is {ess:.1f}" in card) is warned
