@@ -163,7 +163,8 @@ RECIPES = {r.name: r for r in [
 
 def _architecture_text(recipe):
     # Entries saved by users through `zoo.save` may record only part of a recipe.
-    required = {f.name for f in dataclasses.fields(Recipe) if f.default is dataclasses.MISSING}
+    required = {f.name for f in dataclasses.fields(Recipe)
+                if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
     if not required <= set(recipe):
         return "architecture in config.json"
     return Recipe.from_metadata(recipe).architecture_text()

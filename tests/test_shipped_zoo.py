@@ -20,6 +20,13 @@ def test_shipped_entries_are_listed():
 
 
 @pytest.mark.parametrize("entry", SHIPPED, ids=[d.name for d in SHIPPED])
+def test_model_card_is_the_card_of_its_metadata(entry):
+    # a card edited by hand, or written by an older renderer, would say what metadata.json does not
+    card = recipes.model_card(entry.name, json.loads((entry / zoo.METADATA).read_text()))
+    assert (entry / zoo.CARD).read_text() == card
+
+
+@pytest.mark.parametrize("entry", SHIPPED, ids=[d.name for d in SHIPPED])
 def test_entry_matches_its_golden_outputs(entry):
     golden_path = entry / zoo.GOLDEN
     assert golden_path.exists(), f"{entry.name} has no {zoo.GOLDEN}: run zoo.record_golden"
