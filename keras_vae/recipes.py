@@ -184,19 +184,31 @@ def _command_lines(metadata):
     return lines
 
 
+def _result_names(num_samples):
+    return ("test NLL, K=5000 (nats)", "test bits/dim", f"test -L_{num_samples} (training bound)",
+            "test points", "mean ESS (K=5000)")
+
+
+def card_results(summary, num_samples):
+    """The model card's results rows from `evaluation.summarize`'s output, in card order."""
+    s = summary
+    return dict(zip(_result_names(num_samples), (
+        f"{s['nll']:.2f} ± {s['nll_se']:.2f}", f"{s['bits_per_dim']:.4f}", f"{s['bound']:.2f}",
+        s["points"], f"{s['ess']:.1f}")))
+
+
+def _ordered_results(results, num_samples):
+    # metadata.json sorts its keys: card_results' rows go back to their order,
+    # anything else an entry recorded after them
+    order = _result_names(num_samples)
+    return sorted(results.items(),
+                  key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+
 # Below this mean effective sample size (of K=5000) a point's estimate rests on a
 # handful of importance weights, and the upper bound it gives can be far from
 # log p(x): the Fashion-MNIST entries sit there, tens of nats above AIS.
 LOW_ESS = 5.0
-
-
-_RESULT_ORDER = ("test NLL", "test bits/dim", "test -L_", "test points", "mean ESS")
-
-
-def _result_rank(item):
-    # metadata.json sorts its keys: a card rebuilt from it keeps the order written
-    ranks = [i for i, prefix in enumerate(_RESULT_ORDER) if item[0].startswith(prefix)]
-    return ranks[0] if ranks else len(_RESULT_ORDER)
 
 
 def _low_ess_lines(raw):
@@ -226,7 +238,7 @@ def model_card(name, metadata):
         "| quantity | value |",
         "|---|---|",
     ]
-    for key, value in sorted(results.items(), key=_result_rank):
+    for key, value in _ordered_results(results, recipe.get("num_samples")):
         lines.append(f"| {key} | {value} |")
     if recipe.get("anchor_nll"):
         lines.append(f"| published NLL ({recipe.get('anchor_source')}) | {recipe['anchor_nll']} |")

@@ -350,19 +350,13 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
 def finish(recipe, model, state, out_dir, data_dir=None, test_points=None,
            device=None, verbose=1, command=""):
     """Evaluates K=5000 on the test set and writes the zoo entry through `zoo.save`."""
-    from keras_vae import evaluation, zoo
+    from keras_vae import evaluation, recipes, zoo
 
     test = load_test(recipe, data_dir)
     if test_points:
         test = test[:test_points]
     s = evaluation.summarize(model, test, num_samples=5000, verbose=verbose)
-    results = {
-        "test NLL, K=5000 (nats)": f"{s['nll']:.2f} ± {s['nll_se']:.2f}",
-        "test bits/dim": f"{s['bits_per_dim']:.4f}",
-        f"test -L_{recipe.num_samples} (training bound)": f"{s['bound']:.2f}",
-        "test points": s["points"],
-        "mean ESS (K=5000)": f"{s['ess']:.1f}",
-    }
+    results = recipes.card_results(s, recipe.num_samples)
     out_dir = pathlib.Path(out_dir)
     zoo.save(model, out_dir, recipe=recipe.describe(), epochs=state["epoch"],
              wall_time_hours=round(state["wall_time_s"] / 3600, 2), seed=state["seed"],

@@ -152,10 +152,13 @@ def record_golden(name_or_dir, x, nll_points=100, num_samples=5000):
     return golden
 
 
-def _card(name, metadata):
+def write_card(directory):
+    """(Re)writes an entry's model card from its metadata.json, the card's only source."""
     from keras_vae import recipes
 
-    return recipes.model_card(name, metadata)
+    directory = pathlib.Path(directory)
+    metadata = json.loads((directory / METADATA).read_text())
+    (directory / CARD).write_text(recipes.model_card(directory.name, metadata))
 
 
 def save(model, directory, **metadata):
@@ -199,5 +202,5 @@ def save(model, directory, **metadata):
         "weights_sha256": sha256(directory / WEIGHTS),
     }
     (directory / METADATA).write_text(json.dumps(recorded, indent=1, sort_keys=True))
-    (directory / CARD).write_text(_card(directory.name, recorded))
+    write_card(directory)
     return directory

@@ -101,7 +101,7 @@ def test_card_warns_when_few_importance_weights_carry_the_estimate(ess, warned):
                "test NLL, K=5000 (nats)": "87.00 ± 0.23", "test bits/dim": "0.1601",
                "test points": 10000}
     card = recipes.model_card("entry", {"results": results, "results_raw": {
-        "ess": ess, "num_samples": 5000}, "recipe": {"model": "VAE"}})
+        "ess": ess, "num_samples": 5000}, "recipe": {"model": "VAE", "num_samples": 1}})
     rows = [line.split(" | ")[0][2:] for line in card.splitlines() if line.startswith("| ")]
     assert rows[1:] == ["test NLL, K=5000 (nats)", "test bits/dim", "test -L_1 (training bound)",
                         "test points", "mean ESS (K=5000)"]
