@@ -7,6 +7,8 @@ Each (entry, backend) is evaluated in shards of test points, one fresh
 process a shard; every finished shard is stored under
 benchmarks/results/loglik/ at once, so a run that is stopped and started
 again continues where it stopped (`--max-shards` bounds one call).
+`--reuse-finish runs/ENTRY/finish_log_p.json` fills the shards an entry's finish
+already evaluated (same weights, backend and K) from its per-point values.
 `--entries` and `--backends` choose what to evaluate; the table still holds
 every zoo entry's stored rows (`--max-shards 0` rebuilds it without
 evaluating anything). The
@@ -61,7 +63,12 @@ def worker(args):
     x = x[index]
     # Names the points evaluated, so shards of different backends can be checked to match.
     points_sha256 = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
-    ll, ess = model.log_likelihood(x, num_samples=args.num_samples, return_ess=True, verbose=0)
+    if args.reuse_finish:
+        ll, ess = finish_values(args.reuse_finish, args.entry, args.num_samples, args.start,
+                                args.stop)
+    else:
+        ll, ess = model.log_likelihood(x, num_samples=args.num_samples, return_ess=True,
+                                       verbose=0)
     paired = {}
     if args.ais:
         # AIS replaces the estimate; IS on the same points gives the paired difference.
@@ -71,13 +78,36 @@ def worker(args):
         paired = {"is_sum": float(is_ll.sum()), "diff_sum": float(diff.sum()),
                   "diff_sumsq": float(np.square(diff).sum())}
     bound = model.evaluate(x, batch_size=100, verbose=0, return_dict=True)[model.bound_name]
-    print(json.dumps({**paired, "start": args.start, "stop": args.stop, "n": int(len(ll)),
+    source = {"from": "training finish"} if args.reuse_finish else {}
+    print(json.dumps({**paired, **source, "start": args.start, "stop": args.stop,
+                      "n": int(len(ll)),
                       "sum": float(ll.sum()), "sumsq": float(np.square(ll).sum()),
                       # Per point, so two entries on the same points get a paired difference.
                       "log_p": [round(float(v), 4) for v in ll],
                       "ess_sum": float(ess.sum()), "bound_sum": float(bound * len(ll)),
                       "dims": int(math.prod(model.input_event_shape)),
                       "points_sha256": points_sha256}))
+
+
+def finish_values(path, entry, num_samples, start, stop):
+    """Per-point log p and ESS of test points start..stop kept by the entry's finish
+    (`training.finish(log_p_path=...)`), checked to belong to the shipped weights."""
+    import numpy as np
+
+    from keras_vae import zoo
+
+    kept = json.loads(pathlib.Path(path).read_text())
+    weights = zoo.read_metadata(entry)["weights_sha256"]
+    if kept.get("weights_sha256") != weights or kept.get("entry") != entry:
+        raise ValueError(f"--reuse-finish {path}: its values belong to {kept.get('entry')!r} "
+                         f"with weights {str(kept.get('weights_sha256'))[:12]}, not {entry!r} "
+                         f"with weights {weights[:12]}; finish the entry again.")
+    if kept.get("num_samples") != num_samples or kept["first_points"] < stop:
+        raise ValueError(f"--reuse-finish {path}: it holds K={kept.get('num_samples')} on the "
+                         f"first {kept['first_points']} test points, not K={num_samples} on "
+                         f"points {start}-{stop}.")
+    return (np.asarray(kept["log_p"][start:stop], dtype=np.float64),
+            np.asarray(kept["ess"][start:stop], dtype=np.float64))
 
 
 def subset(test_size):
@@ -92,11 +122,13 @@ def _shards(total, size):
 
 
 def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards, ais=None,
-                   test_size=None):
+                   test_size=None, reuse_finish=None):
     """Runs the missing shards of one (entry, backend); returns the stored record.
 
     `ais=(chains, steps)` runs annealed importance sampling instead of IS.
     Fewer `points` than `test_size` come from the random permutation `subset`.
+    `reuse_finish` (a file `training.finish` kept) gives the shards of the first
+    test points it covers their log p and ESS instead of evaluating them again.
     """
     from benchmarks.common import run_worker
 
@@ -128,18 +160,32 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     extra = ([] if ais is None else ["--ais", "--ais-chains", str(ais[0]),
                                      "--ais-steps", str(ais[1])]) + ["--subset"] * random_subset
     done = {(s["start"], s["stop"]) for s in record["shards"]}
+    kept = (_finish_points(reuse_finish, backend, num_samples)
+            if ais is None and not random_subset else 0)
     ran = 0
     for start, stop in _shards(points, shard):
         if (start, stop) in done or ran >= max_shards:
             continue
-        print(f"{entry} on {backend}: test points {start}-{stop}, {method}", flush=True)
+        reuse = ["--reuse-finish", str(reuse_finish)] if stop <= kept else []
+        print(f"{entry} on {backend}: test points {start}-{stop}, {method}"
+              + (f", from {reuse_finish}" if reuse else ""), flush=True)
         record["shards"].append(run_worker("benchmarks.loglik", [
             "--worker", "--entry", entry, "--start", str(start), "--stop", str(stop),
-            "--num-samples", str(num_samples), *extra], {"KERAS_BACKEND": backend}))
+            "--num-samples", str(num_samples), *extra, *reuse], {"KERAS_BACKEND": backend}))
         ran += 1
         store.mkdir(parents=True, exist_ok=True)
         path.write_text(dump_record(record))
     return record
+
+
+def _finish_points(path, backend, num_samples):
+    # How many of the split's first points the kept values can stand for: those of
+    # the same estimator (backend and K) only.
+    if not path:
+        return 0
+    kept = json.loads(pathlib.Path(path).read_text())
+    same = kept.get("backend") == backend and kept.get("num_samples") == num_samples
+    return kept["first_points"] if same else 0
 
 
 def dump_record(record):
@@ -463,6 +509,11 @@ def main(argv=None):
     parser.add_argument("--epochs-plot", action="store_true",
                         help="only the NLL-against-epochs plot, of every zoo entry")
     parser.add_argument("--no-readme", action="store_true")
+    parser.add_argument("--reuse-finish", type=pathlib.Path, metavar="FILE",
+                        help="with one entry: the per-point K=5000 values its finish kept "
+                             "(runs/ENTRY/finish_log_p.json) fill the shards of the split's "
+                             "first points on the finish's backend instead of a second "
+                             "evaluation")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--ais", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--subset", action="store_true", help=argparse.SUPPRESS)
@@ -472,6 +523,8 @@ def main(argv=None):
     parser.add_argument("--stop", type=int, help=argparse.SUPPRESS)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    if args.reuse_finish and not args.worker and (not args.entries or len(args.entries) != 1):
+        parser.error("--reuse-finish needs --entries with the one entry the file belongs to")
     if args.worker:
         return worker(args)
     if args.worker_active_units:
@@ -505,7 +558,8 @@ def main(argv=None):
             total = min(total or (100 if quick else (test_size if backend == FASTEST else 1000)),
                         test_size)
             record = evaluate_entry(entry, backend, total, num_samples, min(args.shard, total),
-                                    store, max_shards, test_size=test_size)
+                                    store, max_shards, test_size=test_size,
+                                    reuse_finish=args.reuse_finish if run else None)
             s = combine_shards(record, record["points"])
             if s is None:
                 continue

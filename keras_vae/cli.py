@@ -9,6 +9,7 @@ is imported only after the arguments are read.
 import argparse
 import json
 import os
+import pathlib
 import re
 import sys
 import time
@@ -108,7 +109,8 @@ def train(args):
     out = args.out or str(zoo.user_dir() / args.entry)
     results = training.finish(recipe, model, state, out, data_dir=args.data_dir,
                               test_points=args.test_points, device=args.device,
-                              verbose=min(args.verbose, 1), command=command)
+                              verbose=min(args.verbose, 1), command=command,
+                              log_p_path=pathlib.Path(run_dir) / "finish_log_p.json")
     _out(f"wrote zoo entry {out} after {state['epoch']} epochs")
     _out(_table([results], list(results)))
 

@@ -157,8 +157,9 @@ def summarize(model, x, num_samples=5000, verbose=0, batch_size=None, return_log
     (standard error over examples), `bits_per_dim` (D = the model's event
     size), `bound` (minus the model's training bound, L_k for its own k),
     `elbo` (minus the ELBO; analytic KL with one stochastic layer), `ess` (mean effective sample
-    size of the K weights) and `points`. `return_log_p` adds `log_p`, the
-    per-example estimates (NumPy), for comparing models on the same points.
+    size of the K weights) and `points`. `return_log_p` adds `log_p` and
+    `point_ess`, the per-example estimates and effective sample sizes (NumPy),
+    for comparing models on the same points.
     """
     if not model.compiled:
         raise ValueError("`summarize` needs a compiled model: call `model.compile()` first "
@@ -168,7 +169,7 @@ def summarize(model, x, num_samples=5000, verbose=0, batch_size=None, return_log
     bounds = model.evaluate(x, batch_size=batch_size or DEFAULT_BATCH_SIZE, verbose=0,
                             return_dict=True)
     num_dims = math.prod(model.input_event_shape)
-    per_example = {"log_p": ll} if return_log_p else {}
+    per_example = {"log_p": ll, "point_ess": ess} if return_log_p else {}
     return {
         **per_example,
         "nll": float(-ll.mean()),

@@ -348,14 +348,20 @@ def train(recipe, run_dir, epochs=None, data_dir=None, seed=0, train_limit=None,
 
 
 def finish(recipe, model, state, out_dir, data_dir=None, test_points=None,
-           device=None, verbose=1, command=""):
-    """Evaluates K=5000 on the test set and writes the zoo entry through `zoo.save`."""
+           device=None, verbose=1, command="", log_p_path=None):
+    """Evaluates K=5000 on the test set and writes the zoo entry through `zoo.save`.
+
+    `log_p_path` also keeps the per-point estimates, with the weights they belong
+    to, as JSON: `python -m benchmarks.loglik --reuse-finish` takes them instead of
+    evaluating the same K=5000 on the same points a second time.
+    """
     from keras_vae import evaluation, recipes, zoo
 
     test = load_test(recipe, data_dir)
     if test_points:
         test = test[:test_points]
-    s = evaluation.summarize(model, test, num_samples=5000, verbose=verbose)
+    s = evaluation.summarize(model, test, num_samples=5000, verbose=verbose, return_log_p=True)
+    log_p, point_ess = s.pop("log_p"), s.pop("point_ess")
     results = recipes.card_results(s, recipe.num_samples)
     out_dir = pathlib.Path(out_dir)
     zoo.save(model, out_dir, recipe=recipe.describe(), epochs=state["epoch"],
@@ -367,6 +373,14 @@ def finish(recipe, model, state, out_dir, data_dir=None, test_points=None,
     # K=5000 through a conv decoder costs ~1 s a point on a CPU (more on torch):
     # the golden NLL of the conv entries uses fewer points.
     zoo.record_golden(out_dir, test, nll_points=100 if recipe.architecture == "mlp" else 10)
+    if log_p_path:
+        import keras
+
+        pathlib.Path(log_p_path).write_text(json.dumps({
+            "entry": out_dir.name, "weights_sha256": zoo.read_metadata(out_dir)["weights_sha256"],
+            "num_samples": 5000, "backend": keras.backend.backend(), "first_points": len(log_p),
+            "log_p": [round(float(v), 4) for v in log_p],
+            "ess": [round(float(v), 4) for v in point_ess]}) + "\n")
     if state.get("history"):
         # From the state, not the run folder: a run restored from the git history
         # has its state but not these derived files.

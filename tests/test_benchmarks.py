@@ -63,6 +63,37 @@ def test_loglik_runs_in_shards_and_resumes(results):
     assert loglik.main(args + ["--max-shards", "0", "--ais-points", "0"]) == []
 
 
+def test_loglik_takes_the_values_a_finish_kept_for_the_same_weights(results, tmp_path):
+    from benchmarks import loglik
+    from keras_vae import recipes, training, zoo
+
+    meta = zoo.read_metadata("mnist_iwae")
+    log_p = [-90.0 - i for i in range(6)]
+    kept = {"entry": "mnist_iwae", "weights_sha256": meta["weights_sha256"], "num_samples": 20,
+            "backend": backend(), "first_points": 6, "log_p": log_p, "ess": [3.0] * 6}
+    path = tmp_path / "finish_log_p.json"
+    path.write_text(json.dumps(kept))
+    args = ["--entries", "mnist_iwae", "--backends", backend(), "--points", "10000",
+            "--other-points", "10000", "--shard", "3", "--num-samples", "20",
+            "--ais-points", "0", "--no-readme", "--reuse-finish", str(path)]
+    loglik.main(args + ["--max-shards", "3"])
+    shards = json.loads((results / "loglik" / f"mnist_iwae.{backend()}.json").read_text())["shards"]
+    # The first six points come from the file; the third shard is evaluated.
+    assert [s["log_p"] for s in shards[:2]] == [log_p[:3], log_p[3:]]
+    assert [s.get("from") for s in shards] == ["training finish"] * 2 + [None]
+    assert shards[0]["ess_sum"] == 9.0 and math.isfinite(shards[0]["bound_sum"])
+    test = training.load_test(recipes.Recipe.from_metadata(meta["recipe"]))
+    assert shards[1]["points_sha256"] == hashlib.sha256(
+        np.ascontiguousarray(test[3:6]).tobytes()).hexdigest()
+    # Values of other weights are refused, not taken.
+    path.write_text(json.dumps({**kept, "weights_sha256": "0" * 64}))
+    (results / "loglik" / f"mnist_iwae.{backend()}.json").unlink()
+    with pytest.raises(RuntimeError, match="--reuse-finish .* finish the entry again"):
+        loglik.main(args + ["--max-shards", "1"])
+    with pytest.raises(SystemExit):
+        loglik.main(args[2:])  # the file belongs to one entry: --entries must name it
+
+
 def test_loglik_call_for_some_entries_keeps_the_stored_rows_of_the_others(results):
     from benchmarks import loglik
 

@@ -69,6 +69,12 @@ def test_cli_train_zoo_evaluate(tmp_path, monkeypatch, capsys):
         (first + " --skip-finish", [0, 1]), (second, [1, 2])]
     card = (tmp_path / "zoo" / "mnist_vae" / "README.md").read_text()
     assert f"- Epochs 1-2: `{second}" in card and f"- Evaluated and written by: `{second}" in card
+    # The finish keeps its per-point K=5000 values for the loglik benchmark, tied to the weights.
+    kept = json.loads((tmp_path / "run" / "finish_log_p.json").read_text())
+    assert kept["weights_sha256"] == meta["weights_sha256"] and kept["num_samples"] == 5000
+    assert kept["first_points"] == len(kept["log_p"]) == len(kept["ess"]) == 20
+    assert -np.mean(kept["log_p"]) == pytest.approx(meta["results_raw"]["nll"], abs=1e-3)
+    assert np.mean(kept["ess"]) == pytest.approx(meta["results_raw"]["ess"], rel=1e-3)
     # A run restored from the git history has its state but not the derived files:
     # the finish writes the entry's history and curves from the state.
     for name in ("history.json", "curves.png"):
