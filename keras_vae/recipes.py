@@ -181,6 +181,8 @@ def _command_lines(metadata):
     lines += [f"- Epochs {a}-{b}: `{c['command']}`" for c in runs for a, b in [c["epochs"]]]
     if metadata.get("finish_command"):
         lines.append(f"- Evaluated and written by: `{metadata['finish_command']}`")
+    if metadata.get("results_command"):
+        lines.append(f"- Test results from: `{metadata['results_command']}`")
     return lines
 
 

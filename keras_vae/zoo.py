@@ -161,6 +161,15 @@ def write_card(directory):
     (directory / CARD).write_text(recipes.model_card(directory.name, metadata))
 
 
+def update_metadata(name_or_dir, **fields):
+    """Sets `fields` in an entry's metadata.json (the weights untouched) and rewrites its card."""
+    directory = _resolve(name_or_dir)
+    metadata = {**json.loads((directory / METADATA).read_text()), **fields}
+    (directory / METADATA).write_text(json.dumps(metadata, indent=1, sort_keys=True))
+    write_card(directory)
+    return directory
+
+
 def save(model, directory, **metadata):
     """Writes `model` as a zoo entry in `directory` (the only writer of entries).
 

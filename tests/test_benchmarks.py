@@ -94,6 +94,48 @@ def test_loglik_takes_the_values_a_finish_kept_for_the_same_weights(results, tmp
         loglik.main(args[2:])  # the file belongs to one entry: --entries must name it
 
 
+def test_card_takes_its_results_from_a_complete_whole_split_record(results, tmp_path,
+                                                                    monkeypatch):
+    import shutil
+
+    from benchmarks import loglik
+    from keras_vae import zoo
+
+    monkeypatch.setenv("KERAS_VAE_ZOO_DIR", str(tmp_path / "zoo"))
+    shutil.copytree(ROOT / "zoo" / "mnist_vae", tmp_path / "zoo" / "mnist_vae")
+    weights = zoo.read_metadata("mnist_vae")["weights_sha256"]
+    rng = np.random.default_rng(0)
+    log_p, ess = rng.normal(-90.0, 20.0, 10000), rng.uniform(1.0, 40.0, 10000)
+    shards = [{"start": a, "stop": a + 500, "n": 500, "sum": log_p[a:a + 500].sum(),
+               "sumsq": np.square(log_p[a:a + 500]).sum(), "ess_sum": ess[a:a + 500].sum(),
+               "bound_sum": 92.5 * -500, "dims": 784} for a in range(0, 10000, 500)]
+    record = {"entry": "mnist_vae", "backend": loglik.FASTEST, "method": {"num_samples": 5000},
+              "shard": 500, "weights_sha256": weights, "shards": shards, "points": 10000}
+    path = results / "loglik" / f"mnist_vae.{loglik.FASTEST}.json"
+    path.parent.mkdir()
+
+    def card_from(stored):
+        path.write_text(loglik.dump_record(stored))
+        return loglik.main(["--entries", "mnist_vae", "--card-from-record"])["mnist_vae"]
+
+    with pytest.raises(SystemExit, match="covers 9500 of the 10000 test points"):
+        card_from({**record, "shards": shards[:-1]})
+    with pytest.raises(SystemExit, match="its weights are not the entry's"):
+        card_from({**record, "weights_sha256": "0" * 64})
+    results_rows = card_from(record)
+    nll, se = -log_p.mean(), log_p.std(ddof=1) / 100
+    assert results_rows["test NLL, K=5000 (nats)"] == f"{nll:.2f} ± {se:.2f}"
+    assert results_rows["test bits/dim"] == f"{nll / (784 * math.log(2)):.4f}"
+    assert results_rows["test points"] == 10000 and results_rows["test -L_1 (training bound)"] == "92.50"
+    assert results_rows["mean ESS (K=5000)"] == f"{ess.mean():.1f}"
+    meta = zoo.read_metadata("mnist_vae")
+    assert meta["weights_sha256"] == weights and meta["results"] == results_rows
+    card = (tmp_path / "zoo" / "mnist_vae" / "README.md").read_text()
+    assert "- Test results from: `python -m benchmarks.loglik --entries mnist_vae" in card
+    assert f"| test NLL, K=5000 (nats) | {nll:.2f} ± {se:.2f} |" in card
+    zoo.load("mnist_vae")  # the weights still load against the rewritten metadata
+
+
 def test_loglik_call_for_some_entries_keeps_the_stored_rows_of_the_others(results):
     from benchmarks import loglik
 
