@@ -53,21 +53,31 @@ PAPER_TABLE1 = {
 
 
 def worker(args):
-    import numpy as np
-
-    from keras_vae import evaluation, recipes, training, zoo
+    """One shard (`--start`, `--stop`), or with `--reuse-finish` every shard of `--ranges`
+    in one process: those only read the kept values, and a process a shard would cost
+    more than the reading."""
+    from keras_vae import recipes, training, zoo
 
     model = zoo.load(args.entry)
     model.compile()
     recipe = recipes.Recipe.from_metadata(zoo.read_metadata(args.entry)["recipe"])
-    x = training.load_test(recipe)
-    index = subset(len(x))[args.start:args.stop] if args.subset else slice(args.start, args.stop)
-    x = x[index]
+    test = training.load_test(recipe)
+    if args.ranges:
+        print(json.dumps([_worker_shard(model, test, *map(int, r.split("-")), args)
+                          for r in args.ranges]))
+    else:
+        print(json.dumps(_worker_shard(model, test, args.start, args.stop, args)))
+
+
+def _worker_shard(model, test, start, stop, args):
+    import numpy as np
+
+    index = subset(len(test))[start:stop] if args.subset else slice(start, stop)
+    x = test[index]
     # Names the points evaluated, so shards of different backends can be checked to match.
     points_sha256 = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
     if args.reuse_finish:
-        ll, ess = finish_values(args.reuse_finish, args.entry, args.num_samples, args.start,
-                                args.stop)
+        ll, ess = finish_values(args.reuse_finish, args.entry, args.num_samples, start, stop)
     else:
         ll, ess = model.log_likelihood(x, num_samples=args.num_samples, return_ess=True,
                                        verbose=0)
@@ -81,14 +91,13 @@ def worker(args):
                   "diff_sumsq": float(np.square(diff).sum())}
     bound = model.evaluate(x, batch_size=100, verbose=0, return_dict=True)[model.bound_name]
     source = {"from": "training finish"} if args.reuse_finish else {}
-    print(json.dumps({**paired, **source, "start": args.start, "stop": args.stop,
-                      "n": int(len(ll)),
-                      "sum": float(ll.sum()), "sumsq": float(np.square(ll).sum()),
-                      # Per point, so two entries on the same points get a paired difference.
-                      "log_p": [round(float(v), 4) for v in ll],
-                      "ess_sum": float(ess.sum()), "bound_sum": float(bound * len(ll)),
-                      "dims": int(math.prod(model.input_event_shape)),
-                      "points_sha256": points_sha256}))
+    return {**paired, **source, "start": start, "stop": stop, "n": int(len(ll)),
+            "sum": float(ll.sum()), "sumsq": float(np.square(ll).sum()),
+            # Per point, so two entries on the same points get a paired difference.
+            "log_p": [round(float(v), 4) for v in ll],
+            "ess_sum": float(ess.sum()), "bound_sum": float(bound * len(ll)),
+            "dims": int(math.prod(model.input_event_shape)),
+            "points_sha256": points_sha256}
 
 
 def finish_values(path, entry, num_samples, start, stop):
@@ -164,17 +173,21 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     done = {(s["start"], s["stop"]) for s in record["shards"]}
     kept = (_finish_points(reuse_finish, backend, num_samples)
             if ais is None and not random_subset else 0)
-    ran = 0
-    for start, stop in _shards(points, shard):
-        if (start, stop) in done or ran >= max_shards:
-            continue
-        reuse = ["--reuse-finish", str(reuse_finish)] if stop <= kept else []
-        print(f"{entry} on {backend}: test points {start}-{stop}, {method}"
-              + (f", from {reuse_finish}" if reuse else ""), flush=True)
+    missing = [r for r in _shards(points, shard) if r not in done][:max_shards]
+    reused = [r for r in missing if r[1] <= kept]
+    base = ["--worker", "--entry", entry, "--num-samples", str(num_samples), *extra]
+    if reused:
+        print(f"{entry} on {backend}: test points {reused[0][0]}-{reused[-1][1]}, {method}, "
+              f"from {reuse_finish}", flush=True)
+        record["shards"] += run_worker("benchmarks.loglik", [
+            *base, "--reuse-finish", str(reuse_finish),
+            "--ranges", *(f"{a}-{b}" for a, b in reused)], {"KERAS_BACKEND": backend})
+        store.mkdir(parents=True, exist_ok=True)
+        path.write_text(dump_record(record))
+    for start, stop in missing[len(reused):]:  # the kept values cover a prefix of the split
+        print(f"{entry} on {backend}: test points {start}-{stop}, {method}", flush=True)
         record["shards"].append(run_worker("benchmarks.loglik", [
-            "--worker", "--entry", entry, "--start", str(start), "--stop", str(stop),
-            "--num-samples", str(num_samples), *extra, *reuse], {"KERAS_BACKEND": backend}))
-        ran += 1
+            *base, "--start", str(start), "--stop", str(stop)], {"KERAS_BACKEND": backend}))
         store.mkdir(parents=True, exist_ok=True)
         path.write_text(dump_record(record))
     return record
@@ -560,6 +573,7 @@ def main(argv=None):
     parser.add_argument("--entry", help=argparse.SUPPRESS)
     parser.add_argument("--start", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--stop", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--ranges", nargs="+", help=argparse.SUPPRESS)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.reuse_finish and not args.worker and (not args.entries or len(args.entries) != 1):
