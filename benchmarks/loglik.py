@@ -62,22 +62,23 @@ def worker(args):
     model.compile()
     recipe = recipes.Recipe.from_metadata(zoo.read_metadata(args.entry)["recipe"])
     test = training.load_test(recipe)
+    kept = finish_values(args.reuse_finish, args.entry) if args.reuse_finish else None
     if args.ranges:
-        print(json.dumps([_worker_shard(model, test, *map(int, r.split("-")), args)
+        print(json.dumps([_worker_shard(model, test, *map(int, r.split("-")), args, kept)
                           for r in args.ranges]))
     else:
-        print(json.dumps(_worker_shard(model, test, args.start, args.stop, args)))
+        print(json.dumps(_worker_shard(model, test, args.start, args.stop, args, kept)))
 
 
-def _worker_shard(model, test, start, stop, args):
+def _worker_shard(model, test, start, stop, args, kept):
     import numpy as np
 
     index = subset(len(test))[start:stop] if args.subset else slice(start, stop)
     x = test[index]
     # Names the points evaluated, so shards of different backends can be checked to match.
     points_sha256 = hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
-    if args.reuse_finish:
-        ll, ess = finish_values(args.reuse_finish, args.entry, args.num_samples, start, stop)
+    if kept:
+        ll, ess = (np.asarray(kept[key][start:stop], dtype=np.float64) for key in ("log_p", "ess"))
     else:
         ll, ess = model.log_likelihood(x, num_samples=args.num_samples, return_ess=True,
                                        verbose=0)
@@ -90,7 +91,7 @@ def _worker_shard(model, test, start, stop, args):
         paired = {"is_sum": float(is_ll.sum()), "diff_sum": float(diff.sum()),
                   "diff_sumsq": float(np.square(diff).sum())}
     bound = model.evaluate(x, batch_size=100, verbose=0, return_dict=True)[model.bound_name]
-    source = {"from": "training finish"} if args.reuse_finish else {}
+    source = {"from": "training finish"} if kept else {}
     return {**paired, **source, "start": start, "stop": stop, "n": int(len(ll)),
             "sum": float(ll.sum()), "sumsq": float(np.square(ll).sum()),
             # Per point, so two entries on the same points get a paired difference.
@@ -100,25 +101,22 @@ def _worker_shard(model, test, start, stop, args):
             "points_sha256": points_sha256}
 
 
-def finish_values(path, entry, num_samples, start, stop):
-    """Per-point log p and ESS of test points start..stop kept by the entry's finish
-    (`training.finish(log_p_path=...)`), checked to belong to the shipped weights."""
-    import numpy as np
-
+def finish_values(path, entry):
+    """The per-point K=5000 values an entry's finish kept (`training.finish(log_p_path=...)`),
+    checked to belong to the entry's shipped weights."""
     from keras_vae import zoo
 
-    kept = json.loads(pathlib.Path(path).read_text())
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"--reuse-finish {path}: no such file (`keras-vae train` writes it "
+                         "in the run folder when it finishes an entry).")
+    kept = json.loads(path.read_text())
     weights = zoo.read_metadata(entry)["weights_sha256"]
     if kept.get("weights_sha256") != weights or kept.get("entry") != entry:
         raise ValueError(f"--reuse-finish {path}: its values belong to {kept.get('entry')!r} "
                          f"with weights {str(kept.get('weights_sha256'))[:12]}, not {entry!r} "
                          f"with weights {weights[:12]}; finish the entry again.")
-    if kept.get("num_samples") != num_samples or kept["first_points"] < stop:
-        raise ValueError(f"--reuse-finish {path}: it holds K={kept.get('num_samples')} on the "
-                         f"first {kept['first_points']} test points, not K={num_samples} on "
-                         f"points {start}-{stop}.")
-    return (np.asarray(kept["log_p"][start:stop], dtype=np.float64),
-            np.asarray(kept["ess"][start:stop], dtype=np.float64))
+    return kept
 
 
 def subset(test_size):
@@ -138,8 +136,9 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
 
     `ais=(chains, steps)` runs annealed importance sampling instead of IS.
     Fewer `points` than `test_size` come from the random permutation `subset`.
-    `reuse_finish` (a file `training.finish` kept) gives the shards of the first
-    test points it covers their log p and ESS instead of evaluating them again.
+    `reuse_finish` (`(path, kept)`, the values `training.finish` kept) gives the shards
+    of the split's first points it covers, on its backend and K, their log p and ESS
+    instead of evaluating them again.
     """
     from benchmarks.common import run_worker
 
@@ -171,16 +170,19 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
     extra = ([] if ais is None else ["--ais", "--ais-chains", str(ais[0]),
                                      "--ais-steps", str(ais[1])]) + ["--subset"] * random_subset
     done = {(s["start"], s["stop"]) for s in record["shards"]}
-    kept = (_finish_points(reuse_finish, backend, num_samples)
-            if ais is None and not random_subset else 0)
+    covered = 0
+    if reuse_finish and ais is None and not random_subset:
+        kept = reuse_finish[1]
+        same = kept["backend"] == backend and kept["num_samples"] == num_samples
+        covered = kept["first_points"] if same else 0
     missing = [r for r in _shards(points, shard) if r not in done][:max_shards]
-    reused = [r for r in missing if r[1] <= kept]
+    reused = [r for r in missing if r[1] <= covered]
     base = ["--worker", "--entry", entry, "--num-samples", str(num_samples), *extra]
     if reused:
         print(f"{entry} on {backend}: test points {reused[0][0]}-{reused[-1][1]}, {method}, "
-              f"from {reuse_finish}", flush=True)
+              f"from {reuse_finish[0]}", flush=True)
         record["shards"] += run_worker("benchmarks.loglik", [
-            *base, "--reuse-finish", str(reuse_finish),
+            *base, "--reuse-finish", str(reuse_finish[0]),
             "--ranges", *(f"{a}-{b}" for a, b in reused)], {"KERAS_BACKEND": backend})
         store.mkdir(parents=True, exist_ok=True)
         path.write_text(dump_record(record))
@@ -191,16 +193,6 @@ def evaluate_entry(entry, backend, points, num_samples, shard, store, max_shards
         store.mkdir(parents=True, exist_ok=True)
         path.write_text(dump_record(record))
     return record
-
-
-def _finish_points(path, backend, num_samples):
-    # How many of the split's first points the kept values can stand for: those of
-    # the same estimator (backend and K) only.
-    if not path:
-        return 0
-    kept = json.loads(pathlib.Path(path).read_text())
-    same = kept.get("backend") == backend and kept.get("num_samples") == num_samples
-    return kept["first_points"] if same else 0
 
 
 def dump_record(record):
@@ -416,14 +408,16 @@ def card_from_record(entry, store, command):
     record = json.loads(path.read_text()) if path.exists() else {}
     test_size = _test_size(meta)
     s = combine_shards(record, test_size) if record else None
-    problem = (
-        "there is no record" if not record else
-        "its weights are not the entry's" if record.get("weights_sha256") != meta[
-            "weights_sha256"] else
-        f"it is not K=5000 over the split in order ({record['method']})" if record[
-            "method"] != {"num_samples": 5000} else
-        f"it covers {s['points'] if s else 0} of the {test_size} test points"
-        if not (s and s["complete"]) else None)
+    if not record:
+        problem = "there is no record"
+    elif record.get("weights_sha256") != meta["weights_sha256"]:
+        problem = "its weights are not the entry's"
+    elif record["method"] != {"num_samples": 5000}:
+        problem = f"it is not K=5000 over the split in order ({record['method']})"
+    elif not (s and s["complete"]):
+        problem = f"it covers {s['points'] if s else 0} of the {test_size} test points"
+    else:
+        problem = None
     if problem:
         raise SystemExit(f"--card-from-record {entry}: {path} cannot give the card: {problem}. "
                          f"Run `python -m benchmarks.loglik --entries {entry} --backends "
@@ -576,8 +570,6 @@ def main(argv=None):
     parser.add_argument("--ranges", nargs="+", help=argparse.SUPPRESS)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
-    if args.reuse_finish and not args.worker and (not args.entries or len(args.entries) != 1):
-        parser.error("--reuse-finish needs --entries with the one entry the file belongs to")
     if args.worker:
         return worker(args)
     if args.worker_active_units:
@@ -594,6 +586,19 @@ def main(argv=None):
     quick = args.quick
     num_samples = args.num_samples or (500 if quick else 5000)
     backends = args.backends or ([FASTEST] if quick else list(BACKENDS))
+    reuse = None
+    if args.reuse_finish:
+        if not args.entries or len(args.entries) != 1:
+            parser.error("--reuse-finish needs --entries with the one entry the file belongs to")
+        try:
+            kept = finish_values(args.reuse_finish, args.entries[0])
+        except ValueError as e:
+            parser.error(str(e))
+        if kept["backend"] not in backends or kept["num_samples"] != num_samples:
+            parser.error(f"--reuse-finish {args.reuse_finish}: it holds K={kept['num_samples']} "
+                         f"on {kept['backend']}, and this call evaluates K={num_samples} on "
+                         f"{', '.join(backends)}: nothing would take it.")
+        reuse = (args.reuse_finish, kept)
     store = RESULTS / ("loglik_quick" if quick else "loglik")
     if quick:
         print("QUICK RUN: 100 test points at K=500, not comparable to published numbers.")
@@ -618,7 +623,7 @@ def main(argv=None):
                         test_size)
             record = evaluate_entry(entry, backend, total, num_samples, min(args.shard, total),
                                     store, max_shards, test_size=test_size,
-                                    reuse_finish=args.reuse_finish if run else None)
+                                    reuse_finish=reuse if run else None)
             s = combine_shards(record, record["points"])
             if s is None:
                 continue

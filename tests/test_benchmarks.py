@@ -63,7 +63,7 @@ def test_loglik_runs_in_shards_and_resumes(results):
     assert loglik.main(args + ["--max-shards", "0", "--ais-points", "0"]) == []
 
 
-def test_loglik_takes_the_values_a_finish_kept_for_the_same_weights(results, tmp_path):
+def test_loglik_takes_the_values_a_finish_kept_for_the_same_weights(results, tmp_path, capsys):
     from benchmarks import loglik
     from keras_vae import recipes, training, zoo
 
@@ -85,13 +85,21 @@ def test_loglik_takes_the_values_a_finish_kept_for_the_same_weights(results, tmp
     test = training.load_test(recipes.Recipe.from_metadata(meta["recipe"]))
     assert shards[1]["points_sha256"] == hashlib.sha256(
         np.ascontiguousarray(test[3:6]).tobytes()).hexdigest()
-    # Values of other weights are refused, not taken.
-    path.write_text(json.dumps({**kept, "weights_sha256": "0" * 64}))
-    (results / "loglik" / f"mnist_iwae.{backend()}.json").unlink()
-    with pytest.raises(RuntimeError, match="--reuse-finish .* finish the entry again"):
-        loglik.main(args + ["--max-shards", "1"])
-    with pytest.raises(SystemExit):
-        loglik.main(args[2:])  # the file belongs to one entry: --entries must name it
+    # Refused before anything is evaluated, with what is wrong: values of other weights,
+    # of another K, a missing file, a call without its one entry.
+    for stored, call, said in (
+            ({**kept, "weights_sha256": "0" * 64}, args, "finish the entry again"),
+            ({**kept, "num_samples": 5000}, args, "nothing would take it"),
+            (None, args, "no such file"),
+            (kept, args[2:], "needs --entries")):
+        path.unlink(missing_ok=True)
+        if stored:
+            path.write_text(json.dumps(stored))
+        with pytest.raises(SystemExit):
+            loglik.main(call + ["--max-shards", "1"])
+        assert said in capsys.readouterr().err
+    assert len(json.loads((results / "loglik" / f"mnist_iwae.{backend()}.json").read_text())[
+        "shards"]) == 3
 
 
 def test_card_takes_its_results_from_a_complete_whole_split_record(results, tmp_path,
